@@ -1,0 +1,305 @@
+//! The shared vocabulary of medsurface.
+//!
+//! Every stage of the pipeline (scan, ingest, analyze, store, report) talks to the others only
+//! through the types defined here, and only the `medsurface` binary wires stages together. That
+//! is why this crate does no I/O and depends on nothing but serde and jiff: a stage can be
+//! replaced (a PostgreSQL store, a new importer) without any other stage noticing.
+//!
+//! The central type is [`Observation`]: what one source (a live probe or an imported record)
+//! saw about one service. A [`ProbeResult`] wraps the outcome of one probe of one
+//! (address, port) pair, whether or not anything answered. [`Service`] is the record of
+//! product.md that users see in `--json` output and reports.
+
+pub mod scan;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+pub use jiff::Timestamp;
+pub use scan::{Checkpoint, OutcomeCounts, ScanId, ScanMeta, ScanStatus, Shard};
+
+/// How one probe of one (address, port) ended. A closed set: failures are data, not log lines.
+///
+/// Errors from the network are mapped to these by their kind (`io::ErrorKind`, errno), never by
+/// the text of an error message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The TCP handshake completed: something listens there.
+    Open,
+    /// The peer answered the SYN with a reset: nothing listens, but the host is there.
+    Closed,
+    /// No answer before the timeout, after every retry (a firewall dropping packets, or no host).
+    Filtered,
+    /// The network said the host or network cannot be reached (ICMP unreachable, no route).
+    Unreachable,
+    /// Anything else that went wrong locally (out of ports, permission denied by the OS, …).
+    Error,
+}
+
+impl Outcome {
+    /// Every outcome, in a stable order (used for counters and tables).
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Open,
+        Outcome::Closed,
+        Outcome::Filtered,
+        Outcome::Unreachable,
+        Outcome::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Open => "open",
+            Outcome::Closed => "closed",
+            Outcome::Filtered => "filtered",
+            Outcome::Unreachable => "unreachable",
+            Outcome::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Transport protocol of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+/// Where an observation came from: a live scan or one of the import formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Scan,
+    Shodan,
+    Censys,
+    Nmap,
+    Masscan,
+    Zgrab2,
+}
+
+impl Source {
+    pub const ALL: [Source; 6] = [
+        Source::Scan,
+        Source::Shodan,
+        Source::Censys,
+        Source::Nmap,
+        Source::Masscan,
+        Source::Zgrab2,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Scan => "scan",
+            Source::Shodan => "shodan",
+            Source::Censys => "censys",
+            Source::Nmap => "nmap",
+            Source::Masscan => "masscan",
+            Source::Zgrab2 => "zgrab2",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// Protocol facts keyed by dotted names (`banner.text`, `dicom.accepts_any_ae`, …).
+///
+/// A BTreeMap keeps JSON output and stored rows in a stable order.
+pub type Details = BTreeMap<String, serde_json::Value>;
+
+/// What one source saw about one service at one moment.
+///
+/// Produced by live probes and by importers alike; everything after this point (classify,
+/// enrich, assess, store, report) is a pure function of observations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub transport: Transport,
+    /// The host name the target was given as, if any (resolved once, the name kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The application protocol the probe established (`dicom`, `http`, …), if it knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// The probe that produced this observation (`banner`, `dicom`, …) or the import format.
+    pub probe: String,
+    pub source: Source,
+    pub seen_at: Timestamp,
+    #[serde(default)]
+    pub details: Details,
+}
+
+/// The result of probing one (address, port) pair in a scan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// Position of this probe in the scan's shard-local sequence (used for checkpoints).
+    pub seq: u128,
+    pub ip: IpAddr,
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    pub outcome: Outcome,
+    /// Connection attempts made (retries happen for timeouts only).
+    pub attempts: u8,
+    /// Time to the final answer of the TCP handshake, in microseconds, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_us: Option<u64>,
+    /// A short, stable reason for `unreachable` and `error` outcomes (an errno name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What the application probe saw, for open ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation: Option<Observation>,
+}
+
+/// DREAD factors of a service, each 0–10, with the evidence for each value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Dread {
+    pub damage: u8,
+    pub reproducibility: u8,
+    pub exploitability: u8,
+    pub affected_users: u8,
+    pub discoverability: u8,
+    pub score: f32,
+    pub evidence: BTreeMap<String, String>,
+}
+
+/// A known vulnerability attached to a service, with where the link came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VulnerabilityRef {
+    pub id: String,
+    pub source: String,
+}
+
+/// The service record of product.md: one per (ip, port, transport), as users see it.
+///
+/// Field names are a contract: they may be added to, never renamed without a deprecation note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub transport: Transport,
+    pub hostname: Option<String>,
+    pub protocol: Option<String>,
+    pub category: Option<String>,
+    pub vendor: Option<String>,
+    pub product: Option<String>,
+    pub version: Option<String>,
+    pub signature: Option<String>,
+    pub country: Option<String>,
+    pub asn: Option<String>,
+    pub org: Option<String>,
+    pub org_type: Option<String>,
+    pub source: Source,
+    pub seen_at: Timestamp,
+    pub details: Details,
+    pub dread: Option<Dread>,
+    pub vulnerabilities: Vec<VulnerabilityRef>,
+    pub flags: Vec<String>,
+}
+
+impl Service {
+    /// The record for a service seen in one observation, before classification or enrichment.
+    pub fn from_observation(obs: &Observation) -> Service {
+        Service {
+            ip: obs.ip,
+            port: obs.port,
+            transport: obs.transport,
+            hostname: obs.hostname.clone(),
+            protocol: obs.protocol.clone(),
+            category: None,
+            vendor: None,
+            product: None,
+            version: None,
+            signature: None,
+            country: None,
+            asn: None,
+            org: None,
+            org_type: None,
+            source: obs.source,
+            seen_at: obs.seen_at,
+            details: obs.details.clone(),
+            dread: None,
+            vulnerabilities: Vec::new(),
+            flags: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_names_round_trip_and_are_unique() {
+        let mut names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        for o in Outcome::ALL {
+            assert_eq!(Outcome::parse(o.as_str()), Some(o));
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Outcome::ALL.len());
+        assert_eq!(Outcome::parse("opne"), None);
+    }
+
+    #[test]
+    fn source_names_round_trip() {
+        for s in Source::ALL {
+            assert_eq!(Source::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+
+    #[test]
+    fn service_record_has_the_contract_fields() {
+        let obs = Observation {
+            ip: "192.0.2.7".parse().unwrap(),
+            port: 104,
+            transport: Transport::Tcp,
+            hostname: None,
+            protocol: Some("dicom".into()),
+            probe: "banner".into(),
+            source: Source::Scan,
+            seen_at: "2026-01-02T03:04:05Z".parse().unwrap(),
+            details: Details::new(),
+        };
+        let v = serde_json::to_value(Service::from_observation(&obs)).unwrap();
+        for field in [
+            "ip", "port", "transport", "protocol", "category", "vendor", "product", "version",
+            "signature", "country", "asn", "org", "org_type", "source", "seen_at", "details",
+            "dread", "vulnerabilities", "flags",
+        ] {
+            assert!(v.get(field).is_some(), "missing {field}");
+        }
+        assert_eq!(v["seen_at"], "2026-01-02T03:04:05Z");
+        assert_eq!(v["ip"], "192.0.2.7");
+    }
+}

@@ -1,0 +1,126 @@
+//! Where results live: one storage interface, [`Store`], and its embedded SQLite
+//! implementation, [`SqliteStore`].
+//!
+//! Stages never talk SQL. The binary hands the store whole batches (probe results plus the
+//! scan's checkpoint) and each batch is committed in one transaction, so a scan killed at any
+//! instant leaves a store in which every recorded result and the checkpoint agree: `--resume`
+//! neither repeats a recorded probe nor loses one. PostgreSQL (a shared store and work queue for
+//! many machines) will be a second implementation of the same trait; nothing outside this crate
+//! may depend on SQLite.
+
+mod sqlite;
+
+use std::net::IpAddr;
+
+use medsurface_model::{
+    Checkpoint, Observation, Outcome, ProbeResult, ScanId, ScanMeta, ScanStatus, Service, Shard,
+    Timestamp,
+};
+
+pub use sqlite::SqliteStore;
+
+/// Errors of the store, named after the operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the store at {path} was written by a newer medsurface (schema {found}, this build knows up to {known})")]
+    SchemaTooNew { path: String, found: i64, known: i64 },
+    #[error("scan {0} does not exist in this store")]
+    ScanNotFound(ScanId),
+    #[error("cannot {operation}: {source}")]
+    Query {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+}
+
+/// What is known about a scan when it starts.
+#[derive(Debug, Clone)]
+pub struct NewScan {
+    pub args: Vec<String>,
+    pub plan: serde_json::Value,
+    pub seed: u64,
+    pub shard: Shard,
+    pub total: u128,
+    pub started_at: Timestamp,
+}
+
+/// One unit of progress, committed atomically: the results that finished and the checkpoint that
+/// covers them (the checkpoint after these results, not a delta).
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    pub results: &'a [ProbeResult],
+    pub checkpoint: &'a Checkpoint,
+}
+
+/// Which services to list.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceFilter {
+    /// Only services observed by this scan.
+    pub scan: Option<ScanId>,
+    pub ip: Option<IpAddr>,
+}
+
+/// A service with its sighting history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredService {
+    /// The record, as of the latest sighting.
+    pub service: Service,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Distinct sources that have seen it (`scan`, `shodan`, …).
+    pub sources: Vec<String>,
+}
+
+/// The storage interface every stage's results go through.
+///
+/// Implementations must make [`Store::record`] atomic: after a crash, either the whole batch and
+/// its checkpoint are visible or none of it is.
+pub trait Store {
+    /// Registers a scan and returns its id; its status is `running` until finished.
+    fn create_scan(&mut self, scan: &NewScan) -> Result<ScanId, StoreError>;
+
+    /// Everything known about one scan, including its counters and checkpoint.
+    fn scan(&self, id: ScanId) -> Result<ScanMeta, StoreError>;
+
+    /// All scans, oldest first.
+    fn scans(&self) -> Result<Vec<ScanMeta>, StoreError>;
+
+    /// Records a batch of finished probes and the checkpoint after them, in one transaction.
+    ///
+    /// Every outcome is counted in the scan's counters. Results other than `closed` are kept as
+    /// rows (closed ports are only counted: on a large range they are most of the probes and
+    /// say nothing about a service). Open results with an observation update the service and its
+    /// host and keep the observation. A result whose (scan, seq) was recorded before is ignored,
+    /// so replaying a batch never duplicates anything.
+    fn record(&mut self, scan: ScanId, batch: Batch<'_>) -> Result<(), StoreError>;
+
+    /// Stores observations that did not come from a scan (imports).
+    fn record_observations(&mut self, observations: &[Observation]) -> Result<(), StoreError>;
+
+    /// Marks a scan completed or interrupted.
+    fn finish_scan(
+        &mut self,
+        scan: ScanId,
+        status: ScanStatus,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Recorded probe results of a scan, optionally of one outcome, in sequence order.
+    fn probe_results(
+        &self,
+        scan: ScanId,
+        outcome: Option<Outcome>,
+    ) -> Result<Vec<ProbeResult>, StoreError>;
+
+    /// Services matching the filter, ordered by address then port.
+    fn services(&self, filter: &ServiceFilter) -> Result<Vec<StoredService>, StoreError>;
+}

@@ -1,0 +1,2 @@
+//! SQLite implementation of [`crate::Store`] (placeholder; being written).
+pub struct SqliteStore;
