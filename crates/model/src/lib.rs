@@ -293,9 +293,25 @@ mod tests {
         };
         let v = serde_json::to_value(Service::from_observation(&obs)).unwrap();
         for field in [
-            "ip", "port", "transport", "protocol", "category", "vendor", "product", "version",
-            "signature", "country", "asn", "org", "org_type", "source", "seen_at", "details",
-            "dread", "vulnerabilities", "flags",
+            "ip",
+            "port",
+            "transport",
+            "protocol",
+            "category",
+            "vendor",
+            "product",
+            "version",
+            "signature",
+            "country",
+            "asn",
+            "org",
+            "org_type",
+            "source",
+            "seen_at",
+            "details",
+            "dread",
+            "vulnerabilities",
+            "flags",
         ] {
             assert!(v.get(field).is_some(), "missing {field}");
         }

@@ -62,9 +62,13 @@ impl ScanStatus {
     }
 
     pub fn parse(s: &str) -> Option<ScanStatus> {
-        [ScanStatus::Running, ScanStatus::Completed, ScanStatus::Interrupted]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+        [
+            ScanStatus::Running,
+            ScanStatus::Completed,
+            ScanStatus::Interrupted,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
     }
 }
 

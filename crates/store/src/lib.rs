@@ -17,7 +17,7 @@ use medsurface_model::{
     Timestamp,
 };
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{InvalidBatch, SqliteStore};
 
 /// Errors of the store, named after the operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +29,11 @@ pub enum StoreError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("the store at {path} was written by a newer medsurface (schema {found}, this build knows up to {known})")]
-    SchemaTooNew { path: String, found: i64, known: i64 },
+    SchemaTooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
     #[error("scan {0} does not exist in this store")]
     ScanNotFound(ScanId),
     #[error("cannot {operation}: {source}")]
@@ -106,7 +110,8 @@ pub trait Store {
     /// Stores observations that did not come from a scan (imports).
     fn record_observations(&mut self, observations: &[Observation]) -> Result<(), StoreError>;
 
-    /// Marks a scan completed or interrupted.
+    /// Marks a scan completed or interrupted. `Running` marks a resumed scan live again and
+    /// clears its finish time.
     fn finish_scan(
         &mut self,
         scan: ScanId,
@@ -122,5 +127,8 @@ pub trait Store {
     ) -> Result<Vec<ProbeResult>, StoreError>;
 
     /// Services matching the filter, ordered by address then port.
+    ///
+    /// With `filter.scan`, the services that scan observed; each record is still as of the
+    /// service's latest sighting by any source.
     fn services(&self, filter: &ServiceFilter) -> Result<Vec<StoredService>, StoreError>;
 }

@@ -1,0 +1,213 @@
+//! The SQLite schema, as an ordered list of migration steps.
+//!
+//! Step `i` (0-based) takes a store from schema version `i` to `i + 1`; the version lives in
+//! `PRAGMA user_version`. Steps are append-only: a released step is never edited, a change is a
+//! new step. Each step runs in its own `IMMEDIATE` transaction that re-reads the version first,
+//! so two processes opening a new file at once cannot both apply it. A store whose version is
+//! above the last step was written by a newer medsurface and is refused rather than guessed at.
+//!
+//! `PRAGMA application_id` marks the file as ours, so `--db` pointed at some other program's
+//! SQLite file is refused instead of having our tables added to it.
+//!
+//! Enumerated names (outcome, source, status, transport) are deliberately not `CHECK`ed in SQL:
+//! SQLite cannot alter a `CHECK`, so a new import format would need a table rebuild. They are
+//! validated when read back instead (an unknown name is `StoreError::Corrupt`).
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StoreError;
+
+/// "MSUR" — marks a SQLite file as a medsurface store.
+pub(crate) const APPLICATION_ID: i32 = 0x4d53_5552;
+
+/// Schema steps, oldest first. The schema version of a store is the number of steps applied.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    PRAGMA application_id = 1297306962; -- APPLICATION_ID, 0x4d535552
+
+    CREATE TABLE scans (
+        id                    INTEGER PRIMARY KEY,
+        args                  TEXT NOT NULL,  -- JSON array of strings
+        plan                  TEXT NOT NULL,  -- JSON, owned by the binary
+        seed                  TEXT NOT NULL,  -- u64, decimal (may exceed i64)
+        shard_index           INTEGER NOT NULL,
+        shard_count           INTEGER NOT NULL,
+        total                 TEXT NOT NULL,  -- u128, decimal
+        started_at            TEXT NOT NULL,
+        finished_at           TEXT,
+        status                TEXT NOT NULL,  -- running | completed | interrupted
+        count_open            INTEGER NOT NULL DEFAULT 0,
+        count_closed          INTEGER NOT NULL DEFAULT 0,
+        count_filtered        INTEGER NOT NULL DEFAULT 0,
+        count_unreachable     INTEGER NOT NULL DEFAULT 0,
+        count_error           INTEGER NOT NULL DEFAULT 0,
+        checkpoint_watermark  TEXT NOT NULL DEFAULT '0',   -- u128, decimal
+        checkpoint_done_above TEXT NOT NULL DEFAULT '[]',  -- JSON array of u128 decimal strings
+        CHECK (shard_count >= 1 AND shard_index >= 0 AND shard_index < shard_count)
+    );
+
+    CREATE TABLE hosts (
+        ip         TEXT PRIMARY KEY,  -- canonical text form (std IpAddr Display)
+        hostname   TEXT,
+        first_seen TEXT NOT NULL,
+        last_seen  TEXT NOT NULL
+    );
+
+    -- One row per (ip, port, transport). protocol, probe, details, source and hostname are
+    -- those of the latest observation (by seen_at), so reading services needs no join.
+    CREATE TABLE services (
+        id         INTEGER PRIMARY KEY,
+        ip         TEXT NOT NULL REFERENCES hosts (ip),
+        port       INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),
+        transport  TEXT NOT NULL,
+        protocol   TEXT,
+        probe      TEXT NOT NULL,
+        details    TEXT NOT NULL,  -- JSON object
+        source     TEXT NOT NULL,
+        hostname   TEXT,
+        first_seen TEXT NOT NULL,
+        last_seen  TEXT NOT NULL,
+        UNIQUE (ip, port, transport)
+    );
+
+    -- Which sources have seen a service, and when (first and last sighting per source).
+    CREATE TABLE service_sources (
+        service_id INTEGER NOT NULL REFERENCES services (id),
+        source     TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen  TEXT NOT NULL,
+        PRIMARY KEY (service_id, source)
+    ) WITHOUT ROWID;
+
+    -- Probe results other than `closed` (closed ports are only counted in scans).
+    CREATE TABLE probe_results (
+        scan_id   INTEGER NOT NULL REFERENCES scans (id),
+        seq       INTEGER NOT NULL CHECK (seq >= 0),  -- u128 in the model, <= i64::MAX here
+        ip        TEXT NOT NULL,
+        port      INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),
+        outcome   TEXT NOT NULL,
+        attempts  INTEGER NOT NULL,
+        rtt_us    INTEGER,
+        reason    TEXT,
+        hostname  TEXT,
+        PRIMARY KEY (scan_id, seq)
+    ) WITHOUT ROWID;
+
+    -- Every sighting. Scan observations point at their probe result (scan_id, seq); imports
+    -- have both NULL.
+    CREATE TABLE observations (
+        id         INTEGER PRIMARY KEY,
+        service_id INTEGER NOT NULL REFERENCES services (id),
+        scan_id    INTEGER,
+        seq        INTEGER,
+        source     TEXT NOT NULL,
+        probe      TEXT NOT NULL,
+        seen_at    TEXT NOT NULL,
+        protocol   TEXT,
+        hostname   TEXT,
+        details    TEXT NOT NULL,  -- JSON object
+        UNIQUE (scan_id, seq),
+        FOREIGN KEY (scan_id, seq) REFERENCES probe_results (scan_id, seq),
+        CHECK ((scan_id IS NULL) = (seq IS NULL))
+    );
+    CREATE INDEX observations_by_service ON observations (service_id, seen_at);
+    -- Importing the same file twice adds no observation.
+    CREATE UNIQUE INDEX observations_import_once
+        ON observations (service_id, source, probe, seen_at) WHERE scan_id IS NULL;
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) fn known_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("not a medsurface store (it is some other program's SQLite database)")]
+struct NotAStore;
+
+/// Brings the store up to [`known_version`], or refuses it.
+pub(crate) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
+    let open = |e: rusqlite::Error| StoreError::Open {
+        path: path.to_owned(),
+        source: Box::new(e),
+    };
+    for (step, sql) in MIGRATIONS.iter().enumerate() {
+        let target = step as i64 + 1;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(open)?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(open)?;
+        let app_id: i32 = tx
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(open)?;
+        let objects: i64 = tx
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(open)?;
+        let ours = app_id == APPLICATION_ID || (app_id == 0 && objects == 0);
+        if !ours {
+            return Err(StoreError::Open {
+                path: path.to_owned(),
+                source: Box::new(NotAStore),
+            });
+        }
+        if version > known_version() {
+            return Err(StoreError::SchemaTooNew {
+                path: path.to_owned(),
+                found: version,
+                known: known_version(),
+            });
+        }
+        if version >= target {
+            continue; // the transaction rolls back on drop: nothing was written
+        }
+        tx.execute_batch(sql).map_err(open)?;
+        tx.pragma_update(None, "user_version", target)
+            .map_err(open)?;
+        tx.commit().map_err(open)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn application_id_in_the_first_step_matches_the_constant() {
+        assert_eq!(APPLICATION_ID, 1_297_306_962);
+        assert!(MIGRATIONS[0].contains(&APPLICATION_ID.to_string()));
+    }
+
+    #[test]
+    fn a_new_store_gets_every_step_and_a_second_run_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, ":memory:").unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, known_version());
+        assert!(known_version() >= 1);
+        migrate(&mut conn, ":memory:").unwrap();
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 6);
+    }
+
+    #[test]
+    fn another_programs_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE theirs (x)").unwrap();
+        let err = migrate(&mut conn, "x.db").unwrap_err();
+        assert!(matches!(err, StoreError::Open { .. }), "{err}");
+        assert!(err.to_string().contains("x.db"));
+    }
+}
