@@ -1,1 +1,44 @@
-fn main() {}
+//! The `medsurface` binary: the only place where stages are wired together.
+//!
+//! clap definitions (`cli`) are turned into one validated plan (`plan`) before any packet
+//! leaves; each command module then connects the stages through the model types. Errors from
+//! libraries arrive typed and are turned into a message and an exit code here, and nowhere else.
+
+mod cli;
+mod demo;
+mod exit;
+mod lab;
+mod plan;
+mod scan_cmd;
+mod scans_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => scan_cmd::run(args),
+        Command::Scans(args) => scans_cmd::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Lab(args) => lab::run(args),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(err) => {
+            let code = exit::classify(&err);
+            eprintln!("medsurface: error: {err:#}");
+            code.into()
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}

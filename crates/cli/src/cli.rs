@@ -1,0 +1,139 @@
+//! Command-line definitions: one struct per command, nothing else. Validation that needs more
+//! than clap's value parsers (targets, exclusions, shards against the space) lives in `plan`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "medsurface",
+    version,
+    about = "Find a hospital's exposed medical systems, prove what they expose without touching patient data, and rate the risk.",
+    after_help = "Scan only networks you are authorised to test. Reserved ranges are refused; see conf/exclude.conf."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Discover open ports on the targets and probe what answers.
+    Scan(ScanArgs),
+    /// List past scans in the store.
+    Scans(ScansArgs),
+    /// Run the whole pipeline on a simulated hospital network on loopback.
+    Demo(DemoArgs),
+    /// Serve simulated hospital services on loopback (used by the demo, tests and benchmarks).
+    #[command(hide = true)]
+    Lab(LabArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// DICOM, HL7, Orthanc, web, FHIR and clinical database ports (see `medsurface scan --help`).
+    Medical,
+}
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The results store: a SQLite file (default: medsurface.db in the user's data directory,
+    /// or $MEDSURFACE_DB).
+    #[arg(long, value_name = "PATH", env = "MEDSURFACE_DB")]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Addresses, CIDRs (192.0.2.0/24, 2001:db8::/64), ranges (a-b), host names, or @FILE with
+    /// one target per line (# comments allowed).
+    #[arg(value_name = "TARGET", required_unless_present = "resume")]
+    pub targets: Vec<String>,
+
+    /// Ports to probe: a list with ranges, e.g. 104,4242,11112,8000-8100.
+    #[arg(short, long, value_name = "LIST", conflicts_with = "profile")]
+    pub ports: Option<String>,
+
+    /// A named port set instead of --ports (default: medical).
+    #[arg(long, value_enum)]
+    pub profile: Option<Profile>,
+
+    /// Probes per second, smooth (a number, or "unlimited").
+    #[arg(long, value_name = "N", default_value = "1000")]
+    pub rate: String,
+
+    /// Connections in flight at most (capped by the open-files limit).
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub concurrency: usize,
+
+    /// Connect timeout in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1500)]
+    pub timeout: u64,
+
+    /// Retries after a timeout (other failures are not retried).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retries: u8,
+
+    /// How long an application probe waits for an answer, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub read_timeout: u64,
+
+    /// More ranges to exclude, one CIDR per line with a note (conf/exclude.conf format).
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Vec<PathBuf>,
+
+    /// Allow private-use ranges (RFC 1918, ULA, link-local): for teams scanning their own
+    /// internal networks.
+    #[arg(long)]
+    pub allow_private: bool,
+
+    /// Scan only shard I of N (1-based); the N shards together cover the space exactly once.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+
+    /// Seed of the probe order (default: random). Shards of one scan must share it.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Stream one JSON service record per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Finish an interrupted or killed scan, without repeating recorded probes. Targets, ports,
+    /// seed and shard come from the stored scan; rate, concurrency and timeouts from this
+    /// command line.
+    #[arg(long, value_name = "SCAN_ID", conflicts_with_all = ["targets", "ports", "profile", "shard", "seed"])]
+    pub resume: Option<i64>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScansArgs {
+    /// Print one JSON object per scan instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's results in this store (default: a fresh file in a temporary directory).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Services to serve, as KIND@ADDRESS:PORT (kinds: see `medsurface lab --list`).
+    #[arg(value_name = "KIND@ADDR:PORT", required_unless_present = "list")]
+    pub services: Vec<String>,
+
+    /// List the kinds of simulated service.
+    #[arg(long)]
+    pub list: bool,
+}

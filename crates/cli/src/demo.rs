@@ -1,0 +1,136 @@
+//! `medsurface demo`: a simulated hospital on loopback, scanned end to end.
+//!
+//! The demo starts the lab's services on several 127.42.0.x addresses inside this process (no
+//! set-up, no privileges: every port is above 1024), scans 127.42.0.0/24 with the medical
+//! profile through the same plan, engine and store as `medsurface scan`, and prints what it
+//! found next to what was there, so a newcomer sees the whole pipeline and can check it.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use medsurface_model::{Checkpoint, Shard, Timestamp};
+use medsurface_store::{NewScan, ServiceFilter, SqliteStore, Store};
+
+use crate::cli::DemoArgs;
+use crate::exit::Exit;
+use crate::lab::{self, Kind, LabService};
+use crate::plan::{self, PlanSpec};
+use crate::scan_cmd::{self, Output};
+
+/// The simulated hospital: (role, kind, address).
+const HOSPITAL: &[(&str, Kind, &str)] = &[
+    ("PACS (DICOM)", Kind::Silent, "127.42.0.10:11112"),
+    ("PACS (Orthanc DICOM)", Kind::Silent, "127.42.0.10:4242"),
+    ("PACS web viewer", Kind::HttpOrthanc, "127.42.0.10:8042"),
+    ("EMR web front end", Kind::HttpOpenEmr, "127.42.0.20:8080"),
+    ("EMR database", Kind::Mysql, "127.42.0.20:3306"),
+    ("HL7 interface engine", Kind::Hl7, "127.42.0.30:2575"),
+    ("pharmacy database", Kind::Silent, "127.42.0.40:5432"),
+    (
+        "modality console (hostile banner)",
+        Kind::Escape,
+        "127.42.0.50:11112",
+    ),
+];
+
+pub fn run(args: DemoArgs) -> Result<Exit> {
+    let db = match args.db {
+        Some(p) => p,
+        None => {
+            let dir = std::env::temp_dir().join(format!("medsurface-demo-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            dir.join("demo.db")
+        }
+    };
+    eprintln!("medsurface demo: starting a simulated hospital on 127.42.0.0/24 …");
+    let lab_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let mut running = Vec::new();
+    for (role, kind, addr) in HOSPITAL {
+        let addr: SocketAddr = addr.parse()?;
+        match lab_runtime.block_on(lab::serve(LabService { kind: *kind, addr })) {
+            Ok(bound) => running.push((*role, bound)),
+            Err(e) => eprintln!("medsurface demo: skipping {role}: {e:#}"),
+        }
+    }
+
+    let spec = PlanSpec {
+        targets: vec!["127.42.0.0/24".into()],
+        ports: plan::medical_ports(),
+        exclude: Vec::new(),
+        allow_private: false,
+        seed: 42,
+        shard: Shard::WHOLE,
+        rate: "20000".into(),
+        concurrency: 256,
+        timeout_ms: 1000,
+        retries: 1,
+        read_timeout_ms: 1500,
+    };
+    let plan = plan::build(spec)?;
+    let mut store = SqliteStore::open(&db)?;
+    let scan = store.create_scan(&NewScan {
+        args: std::env::args().collect(),
+        plan: serde_json::to_value(&plan.spec)?,
+        seed: plan.spec.seed,
+        shard: plan.spec.shard,
+        total: plan.space.len(),
+        started_at: Timestamp::now(),
+    })?;
+    eprintln!(
+        "medsurface demo: scanning {} probes (127.42.0.0/24 × {} medical-profile ports) …",
+        plan.space.len(),
+        plan.space.ports().len()
+    );
+    let report = scan_cmd::execute(
+        &plan,
+        &mut store,
+        scan,
+        Checkpoint::default(),
+        Output::Quiet,
+    )?;
+    drop(lab_runtime);
+
+    let found = store.services(&ServiceFilter {
+        scan: Some(scan),
+        ip: None,
+    })?;
+    let services: Vec<_> = found.into_iter().map(|s| s.service).collect();
+    println!("Simulated hospital ({} services):", running.len());
+    for (role, addr) in &running {
+        let seen = services
+            .iter()
+            .any(|s| s.ip == addr.ip() && s.port == addr.port());
+        println!(
+            "  {:38} {addr:22} {}",
+            role,
+            if seen { "found" } else { "MISSED" }
+        );
+    }
+    println!();
+    println!("What medsurface found:");
+    scan_cmd::print_services(&services);
+    let c = report.counts;
+    println!(
+        "\n{} probes in {:.2} s: {} open, {} closed, {} filtered. Results: {}",
+        c.total(),
+        report.elapsed.as_secs_f64(),
+        c.open,
+        c.closed,
+        c.filtered,
+        db.display()
+    );
+    println!("Try: medsurface scans --db {}", db.display());
+    let missed = running
+        .iter()
+        .filter(|(_, a)| {
+            !services
+                .iter()
+                .any(|s| s.ip == a.ip() && s.port == a.port())
+        })
+        .count();
+    Ok(if missed == 0 { Exit::Ok } else { Exit::Failure })
+}

@@ -1,0 +1,226 @@
+//! One validated scan plan, built before any packet leaves.
+//!
+//! A [`PlanSpec`] is what the user asked for, in a form that can be stored with the scan; a
+//! [`Plan`] is the spec checked and expanded: targets parsed and resolved, exclusions applied
+//! (every exclusion reported, never silent), ports, shard and rate validated. `--resume` rebuilds
+//! the plan from the stored spec and refuses to go on if the probe space is no longer the same
+//! (a target file edited, a host name that now resolves elsewhere), because then the stored
+//! checkpoint would describe other probes.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use medsurface_model::Shard;
+use medsurface_scan::{
+    parse_ports, parse_targets, ExclusionList, ExclusionNote, ExclusionPolicy, ProbeSpace,
+    RateLimit,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Profile, ScanArgs};
+use crate::exit::InputError;
+
+/// What the user asked for; stored as the scan's plan so `--resume` can rebuild it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanSpec {
+    pub targets: Vec<String>,
+    pub ports: String,
+    pub exclude: Vec<PathBuf>,
+    pub allow_private: bool,
+    pub seed: u64,
+    pub shard: Shard,
+    pub rate: String,
+    pub concurrency: usize,
+    pub timeout_ms: u64,
+    pub retries: u8,
+    pub read_timeout_ms: u64,
+}
+
+/// A validated plan.
+pub struct Plan {
+    pub spec: PlanSpec,
+    pub space: ProbeSpace,
+    pub rate: RateLimit,
+    pub notes: Vec<ExclusionNote>,
+    /// A digest of the probe space (address ranges and ports), compared on `--resume`.
+    pub digest: String,
+}
+
+impl PlanSpec {
+    /// The spec of a `scan` command line.
+    pub fn from_args(args: &ScanArgs) -> Result<PlanSpec> {
+        let ports = match (&args.ports, args.profile) {
+            (Some(list), _) => list.clone(),
+            (None, Some(Profile::Medical)) | (None, None) => medical_ports(),
+        };
+        let shard = match &args.shard {
+            Some(s) => parse_shard(s)?,
+            None => Shard::WHOLE,
+        };
+        Ok(PlanSpec {
+            targets: args.targets.clone(),
+            ports,
+            exclude: args.exclude.clone(),
+            allow_private: args.allow_private,
+            seed: args.seed.unwrap_or_else(random_seed),
+            shard,
+            rate: args.rate.clone(),
+            concurrency: args.concurrency,
+            timeout_ms: args.timeout,
+            retries: args.retries,
+            read_timeout_ms: args.read_timeout,
+        })
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    pub fn read_timeout(&self) -> Duration {
+        Duration::from_millis(self.read_timeout_ms)
+    }
+}
+
+/// The medical profile as a port list (the profile's table, with its reasons, is in the scan
+/// crate).
+pub fn medical_ports() -> String {
+    medsurface_scan::MEDICAL_PROFILE
+        .iter()
+        .map(|p| p.port.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Validates a spec into a plan.
+pub fn build(spec: PlanSpec) -> Result<Plan> {
+    let rate = parse_rate(&spec.rate)?;
+    if spec.concurrency == 0 {
+        return Err(InputError("--concurrency must be at least 1".into()).into());
+    }
+    if spec.timeout_ms == 0 || spec.read_timeout_ms == 0 {
+        return Err(InputError("timeouts must be at least 1 ms".into()).into());
+    }
+    let ports = parse_ports(&spec.ports).context("in --ports")?;
+    let targets = parse_targets(&spec.targets)?;
+    let policy = if spec.allow_private {
+        ExclusionPolicy::AllowPrivate
+    } else {
+        ExclusionPolicy::ExcludePrivate
+    };
+    let mut exclusions = ExclusionList::builtin(policy)?;
+    for file in &spec.exclude {
+        exclusions.extend(ExclusionList::from_file(file)?);
+    }
+    let (targets, notes) = exclusions.apply(targets)?;
+    let space = ProbeSpace::new(targets, ports)?;
+    if space.is_empty() {
+        return Err(InputError("nothing to scan: the targets are empty".into()).into());
+    }
+    let digest = space_digest(&space);
+    Ok(Plan {
+        spec,
+        space,
+        rate,
+        notes,
+        digest,
+    })
+}
+
+/// `I/N` with 1 ≤ I ≤ N.
+pub fn parse_shard(s: &str) -> Result<Shard> {
+    let bad = || {
+        InputError(format!(
+            "--shard {s:?}: expected I/N with 1 <= I <= N, e.g. 2/4"
+        ))
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let i: u32 = i.trim().parse().map_err(|_| bad())?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    if i == 0 || n == 0 || i > n {
+        return Err(bad().into());
+    }
+    Ok(Shard {
+        index: i - 1,
+        count: n,
+    })
+}
+
+/// A number of probes per second, or `unlimited`.
+pub fn parse_rate(s: &str) -> Result<RateLimit> {
+    if s.eq_ignore_ascii_case("unlimited") {
+        return Ok(RateLimit::Unlimited);
+    }
+    let n: u32 = s.trim().parse().map_err(|_| {
+        InputError(format!(
+            "--rate {s:?}: expected probes per second (1 to 4294967295) or \"unlimited\""
+        ))
+    })?;
+    match NonZeroU32::new(n) {
+        Some(n) => Ok(RateLimit::PerSecond(n)),
+        None => Err(InputError(
+            "--rate 0 would never send a probe; use \"unlimited\" to lift the limit".into(),
+        )
+        .into()),
+    }
+}
+
+fn random_seed() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.finish()
+}
+
+/// FNV-1a over the textual form of the address ranges and ports: stable across builds and
+/// platforms, which a std hasher is not.
+fn space_digest(space: &ProbeSpace) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for range in space.targets().ranges() {
+        eat(range.to_string().as_bytes());
+        eat(b";");
+    }
+    for port in space.ports().iter() {
+        eat(&port.to_be_bytes());
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_syntax() {
+        assert_eq!(parse_shard("1/1").unwrap(), Shard::WHOLE);
+        assert_eq!(parse_shard("3/4").unwrap(), Shard { index: 2, count: 4 });
+        for bad in ["0/4", "5/4", "1/0", "a/b", "1", "1/2/3", ""] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rate_syntax() {
+        assert!(matches!(
+            parse_rate("unlimited").unwrap(),
+            RateLimit::Unlimited
+        ));
+        assert!(matches!(parse_rate("250").unwrap(), RateLimit::PerSecond(n) if n.get() == 250));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-5").is_err());
+        assert!(parse_rate("fast").is_err());
+    }
+}
