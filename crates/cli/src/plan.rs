@@ -224,3 +224,21 @@ mod tests {
         assert!(parse_rate("fast").is_err());
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    /// The README documents why each port of the medical profile is there; keep it in step.
+    #[test]
+    fn readme_lists_every_medical_profile_port_with_its_reason() {
+        let readme = include_str!("../../../README.md");
+        for p in medsurface_scan::MEDICAL_PROFILE {
+            let row = format!("| {} | {} | {} |", p.port, p.service, p.why);
+            assert!(readme.contains(&row), "README lacks the profile row {row}");
+        }
+        let rows = readme
+            .lines()
+            .filter(|l| l.starts_with("| ") && l.ends_with(" |"))
+            .count();
+        assert!(rows > medsurface_scan::MEDICAL_PROFILE.len());
+    }
+}

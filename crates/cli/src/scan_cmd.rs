@@ -381,9 +381,14 @@ impl Progress {
             indicatif::ProgressDrawTarget::stderr(),
         );
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} probes {per_sec} ETA {eta}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} probes {rate} ETA {eta}",
         ) {
-            bar.set_style(style);
+            bar.set_style(style.with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", state.per_sec());
+                },
+            ));
         }
         Progress(Some(bar))
     }

@@ -10,6 +10,7 @@
 //! (address, port) pair, whether or not anything answered. [`Service`] is the record of
 //! product.md that users see in `--json` output and reports.
 
+pub mod fields;
 pub mod scan;
 pub mod text;
 

@@ -151,3 +151,58 @@ fn table_output_by_default() {
     );
     assert!(stderr(&o).contains("1 open"), "{}", stderr(&o));
 }
+
+/// IPv6 targets work, and a host name is resolved once and kept on its records.
+#[test]
+fn ipv6_and_host_names() {
+    let v6 = std::net::TcpListener::bind("[::1]:0");
+    let v4 = listen(Ipv4Addr::new(127, 0, 0, 1), 0, b"");
+    let port = v4.addr.port().to_string();
+    let db = TempDb::new();
+    let o = run(&[
+        "scan",
+        "localhost",
+        "--ports",
+        &port,
+        "--rate",
+        "unlimited",
+        "--read-timeout",
+        "200",
+        "--json",
+        "--db",
+        &db.arg(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.contains("\"127.0.0.1\""))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("localhost's listener not found: {}", stdout(&o)));
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["hostname"], "localhost");
+
+    // IPv6 loopback, where the machine has it.
+    if let Ok(l6) = v6 {
+        let p6 = l6.local_addr().unwrap().port().to_string();
+        std::thread::spawn(move || for _ in l6.incoming() {});
+        let o = run(&[
+            "scan",
+            "::1",
+            "--ports",
+            &p6,
+            "--rate",
+            "unlimited",
+            "--read-timeout",
+            "200",
+            "--json",
+            "--db",
+            &db.arg(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let found = json_services(&stdout(&o));
+        assert_eq!(
+            found,
+            BTreeSet::from([("::1".parse::<IpAddr>().unwrap(), p6.parse::<u16>().unwrap())])
+        );
+    }
+}
