@@ -100,6 +100,9 @@ pub struct ScanArgs {
     #[arg(long)]
     pub json: bool,
 
+    #[command(flatten)]
+    pub dicom: DicomArgs,
+
     /// Finish an interrupted or killed scan, without repeating recorded probes. Targets, ports,
     /// seed and shard come from the stored scan; rate, concurrency and timeouts from this
     /// command line.
@@ -136,4 +139,32 @@ pub struct LabArgs {
     /// List the kinds of simulated service.
     #[arg(long)]
     pub list: bool,
+}
+
+/// Options of the DICOM probe. Every association names medsurface (its calling AE title and its
+/// own implementation class UID), so a hospital can recognise the scanner.
+#[derive(Debug, Args, Clone, serde::Serialize, serde::Deserialize)]
+#[command(next_help_heading = "DICOM probe")]
+pub struct DicomArgs {
+    /// Calling AE title of every association.
+    #[arg(long, value_name = "AE", default_value = "MEDSURFACE")]
+    pub calling_ae: String,
+
+    /// Called AE title of the main association.
+    #[arg(long, value_name = "AE", default_value = "ANY-SCP")]
+    pub called_ae: String,
+
+    /// Opt-in: when the main association is rejected, try these known AE titles as the called
+    /// AE (one per line; "builtin" for the shipped list, knowledge/dicom-ae-titles.txt).
+    #[arg(long, value_name = "FILE")]
+    pub ae_titles: Option<String>,
+
+    /// Opt-in: count the studies a universal query matches (the count only; no record is
+    /// kept), up to a cap.
+    #[arg(long)]
+    pub count_studies: bool,
+
+    /// Speak DICOM inside TLS on every DICOM port (default: only on 2762, DICOM TLS).
+    #[arg(long)]
+    pub dicom_tls: bool,
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use medsurface_model::{Checkpoint, Shard, Timestamp};
 use medsurface_store::{NewScan, ServiceFilter, SqliteStore, Store};
 
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, DicomArgs};
 use crate::exit::Exit;
 use crate::lab::{self, Kind, LabService};
 use crate::plan::{self, PlanSpec};
@@ -69,6 +69,13 @@ pub fn run(args: DemoArgs) -> Result<Exit> {
         timeout_ms: 1000,
         retries: 1,
         read_timeout_ms: 1500,
+        dicom: DicomArgs {
+            calling_ae: "MEDSURFACE".into(),
+            called_ae: "ANY-SCP".into(),
+            ae_titles: None,
+            count_studies: false,
+            dicom_tls: false,
+        },
     };
     let plan = plan::build(spec)?;
     let mut store = SqliteStore::open(&db)?;

@@ -14,12 +14,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use medsurface_model::Shard;
 use medsurface_scan::{
-    parse_ports, parse_targets, ExclusionList, ExclusionNote, ExclusionPolicy, ProbeSpace,
-    RateLimit,
+    parse_ports, parse_targets, ExclusionList, ExclusionNote, ExclusionPolicy, ProbeContext,
+    ProbeSpace, RateLimit,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Profile, ScanArgs};
+use crate::cli::{DicomArgs, Profile, ScanArgs};
 use crate::exit::InputError;
 
 /// What the user asked for; stored as the scan's plan so `--resume` can rebuild it.
@@ -36,6 +36,7 @@ pub struct PlanSpec {
     pub timeout_ms: u64,
     pub retries: u8,
     pub read_timeout_ms: u64,
+    pub dicom: DicomArgs,
 }
 
 /// A validated plan.
@@ -44,6 +45,8 @@ pub struct Plan {
     pub space: ProbeSpace,
     pub rate: RateLimit,
     pub notes: Vec<ExclusionNote>,
+    /// What the probes say and how long they may talk.
+    pub probe: ProbeContext,
     /// A digest of the probe space (address ranges and ports), compared on `--resume`.
     pub digest: String,
 }
@@ -71,6 +74,7 @@ impl PlanSpec {
             timeout_ms: args.timeout,
             retries: args.retries,
             read_timeout_ms: args.read_timeout,
+            dicom: args.dicom.clone(),
         })
     }
 
@@ -119,14 +123,63 @@ pub fn build(spec: PlanSpec) -> Result<Plan> {
         return Err(InputError("nothing to scan: the targets are empty".into()).into());
     }
     let digest = space_digest(&space);
+    let probe = probe_context(&spec)?;
     Ok(Plan {
         spec,
         space,
         rate,
         notes,
+        probe,
         digest,
     })
 }
+
+/// The probes' settings: timeouts, and the DICOM probe's titles and opt-ins, validated.
+fn probe_context(spec: &PlanSpec) -> Result<ProbeContext> {
+    use medsurface_proto::dicom::{ae_titles, AeTitle};
+    use medsurface_scan::probes::dicom::{DicomTls, StudyCount};
+
+    let d = &spec.dicom;
+    let ae = |flag: &str, value: &str| -> Result<String> {
+        AeTitle::new(value)
+            .map(|t| t.as_str().to_string())
+            .map_err(|e| InputError(format!("{flag} {value:?}: {e}")).into())
+    };
+    let mut ctx = ProbeContext {
+        read_timeout: spec.read_timeout(),
+        ae_title: ae("--calling-ae", &d.calling_ae)?,
+        ..ProbeContext::default()
+    };
+    ctx.dicom.called_ae = ae("--called-ae", &d.called_ae)?;
+    if let Some(source) = &d.ae_titles {
+        let titles = if source == "builtin" {
+            ae_titles::builtin()
+        } else {
+            let text = std::fs::read_to_string(source)
+                .map_err(|e| InputError(format!("--ae-titles {source}: {e}")))?;
+            ae_titles::parse(&text, source)
+        }
+        .map_err(|e| InputError(format!("--ae-titles: {e}")))?;
+        ctx.dicom.ae_titles = titles
+            .into_iter()
+            .map(|t| t.title.as_str().to_string())
+            .collect();
+        // Each title is one more association, spaced out: give the probe time for them.
+        ctx.probe_timeout = ctx.probe_timeout.max(Duration::from_secs(30));
+    }
+    if d.count_studies {
+        ctx.dicom.study_count = StudyCount::Count {
+            cap: STUDY_COUNT_CAP,
+        };
+    }
+    if d.dicom_tls {
+        ctx.dicom.tls = DicomTls::Always;
+    }
+    Ok(ctx)
+}
+
+/// `--count-studies` stops counting here and says so (`dicom.study_count_capped`).
+const STUDY_COUNT_CAP: u32 = 10_000;
 
 /// `I/N` with 1 ≤ I ≤ N.
 pub fn parse_shard(s: &str) -> Result<Shard> {

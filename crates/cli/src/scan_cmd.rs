@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use medsurface_model::{
     Checkpoint, OutcomeCounts, ProbeResult, ScanId, ScanStatus, Service, Timestamp,
 };
-use medsurface_scan::{run_scan, ProbeContext, ScanChannels, ScanConfig, ScanEnd, StopSignal};
+use medsurface_scan::{run_scan, ScanChannels, ScanConfig, ScanEnd, StopSignal};
 use medsurface_store::{Batch, NewScan, SqliteStore, Store};
 use tokio::sync::mpsc::error::TryRecvError;
 
@@ -152,10 +152,7 @@ pub fn execute(
         concurrency,
         connect_timeout: plan.spec.connect_timeout(),
         retries: plan.spec.retries,
-        probe: ProbeContext {
-            read_timeout: plan.spec.read_timeout(),
-            ..ProbeContext::default()
-        },
+        probe: plan.probe.clone(),
         seed: plan.spec.seed,
         shard: plan.spec.shard,
     };

@@ -18,6 +18,7 @@
 //!    loopback.
 
 pub mod banner;
+pub mod dicom;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +40,8 @@ pub struct ProbeContext {
     pub user_agent: String,
     /// The calling AE title DICOM probes use, for the same reason.
     pub ae_title: String,
+    /// Options of the DICOM probe (called AE, AE title checks, study count, TLS).
+    pub dicom: dicom::DicomSettings,
 }
 
 impl Default for ProbeContext {
@@ -54,6 +57,7 @@ impl Default for ProbeContext {
             )
             .to_string(),
             ae_title: "MEDSURFACE".to_string(),
+            dicom: dicom::DicomSettings::default(),
         }
     }
 }
@@ -80,7 +84,7 @@ pub trait Probe: Send + Sync {
 }
 
 /// Protocol probes, tried in order. One line per protocol.
-pub static REGISTRY: &[&dyn Probe] = &[];
+pub static REGISTRY: &[&dyn Probe] = &[&dicom::DicomProbe];
 
 /// The probe for ports no registered probe wants.
 pub static DEFAULT_PROBE: &dyn Probe = &banner::BannerProbe;
