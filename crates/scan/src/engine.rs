@@ -42,6 +42,7 @@ use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
+use crate::dialer::Dialer;
 use crate::outcome::classify_io_error;
 use crate::probes::{probe_for, ProbeContext, ProbeOutput};
 use crate::space::{ProbeSpace, ShardError, ShardPlan};
@@ -243,17 +244,21 @@ pub async fn run_scan(
         .ok_or(ScanError::ShardTooLarge { len: shard_len })?;
     let probe_slots = (config.concurrency / 2).max(1);
     let workers = (config.concurrency.saturating_sub(probe_slots).max(1) as u64).min(len);
+    // Probes' follow-up connections pass the same rate limiter as the engine's own.
+    let pacer = Arc::new(Pacer::new(config.rate));
+    let mut probe = config.probe;
+    probe.dialer = Dialer::paced(Arc::clone(&pacer), config.connect_timeout, stop.clone());
     let shared = Arc::new(Shared {
         space,
         plan,
         skip,
         next: AtomicU64::new(0),
         len,
-        pacer: Pacer::new(config.rate),
+        pacer,
         connect_timeout: config.connect_timeout,
         max_attempts: config.retries.saturating_add(1),
         probe_slots: Arc::new(Semaphore::new(probe_slots)),
-        probe: Arc::new(config.probe),
+        probe: Arc::new(probe),
         out,
         stop,
         output_closed: AtomicBool::new(false),
@@ -298,7 +303,7 @@ struct Shared {
     skip: Checkpoint,
     next: AtomicU64,
     len: u64,
-    pacer: Pacer,
+    pacer: Arc<Pacer>,
     connect_timeout: Duration,
     max_attempts: u8,
     probe_slots: Arc<Semaphore>,
@@ -594,13 +599,13 @@ async fn attempt(addr: SocketAddr, limit: Duration) -> Attempt {
 
 /// Whether a worker may go ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pace {
+pub(crate) enum Pace {
     Go,
     Stopped,
 }
 
 /// The rate limiter in front of every connection attempt.
-enum Pacer {
+pub(crate) enum Pacer {
     Unlimited,
     Limited {
         limiter: DefaultDirectRateLimiter,
@@ -610,7 +615,7 @@ enum Pacer {
 }
 
 impl Pacer {
-    fn new(rate: RateLimit) -> Pacer {
+    pub(crate) fn new(rate: RateLimit) -> Pacer {
         match rate {
             RateLimit::Unlimited => Pacer::Unlimited,
             RateLimit::PerSecond(rate) => {
@@ -623,7 +628,7 @@ impl Pacer {
         }
     }
 
-    async fn ready(&self, stop: &StopSignal) -> Pace {
+    pub(crate) async fn ready(&self, stop: &StopSignal) -> Pace {
         let Pacer::Limited { limiter, queue } = self else {
             return Pace::Go;
         };

@@ -22,6 +22,7 @@
 //! [`ProbeResult`]: medsurface_model::ProbeResult
 //! [`Observation`]: medsurface_model::Observation
 
+pub mod dialer;
 pub mod engine;
 pub mod exclude;
 pub mod outcome;
@@ -31,6 +32,7 @@ pub mod probes;
 pub mod space;
 pub mod targets;
 
+pub use dialer::Dialer;
 pub use engine::{
     raise_nofile_limit, run_scan, NofileError, RateLimit, ScanChannels, ScanConfig, ScanEnd,
     ScanError, ScanSummary, StopSignal,

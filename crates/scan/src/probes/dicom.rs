@@ -15,8 +15,8 @@
 //! server check titles at all?), and, opt-in, the titles of a known list until one passes the
 //! called-AE check, in which case the session is run again under that title. Those extra
 //! connections are dialled here, sequentially and paced by [`DicomSettings::follow_up_gap`]:
-//! the probe interface hands a probe one stream and no dialler, so they do not pass the engine's
-//! rate limiter (at most two per service by default). That is a known gap of this first version.
+//! they go through `ctx.dialer`, the engine's dialer, so they pass the same rate limiter as
+//! every other connection of the scan (at most two per service by default).
 //!
 //! Answers are read from command sets only; data sets are reduced to their length by the
 //! parser before they reach this module, so no identifier a server sends is ever kept. All
@@ -402,8 +402,9 @@ impl Dialer<'_> {
         if left < self.ctx.read_timeout {
             return None;
         }
-        let connect_timeout = self.ctx.read_timeout.min(left);
-        let mut stream = timeout(connect_timeout, TcpStream::connect(self.peer))
+        // Through the scan's rate limiter (it waits for its turn, then connects within the
+        // scan's connect timeout); the probe's own budget bounds the whole wait.
+        let mut stream = timeout(left, self.ctx.dialer.connect(self.peer))
             .await
             .ok()?
             .ok()?;

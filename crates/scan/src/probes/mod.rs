@@ -40,6 +40,9 @@ pub struct ProbeContext {
     pub user_agent: String,
     /// The calling AE title DICOM probes use, for the same reason.
     pub ae_title: String,
+    /// Opens a probe's follow-up connections through the scan's rate limiter (the engine
+    /// sets it; the default is unpaced, for probes run outside a scan).
+    pub dialer: crate::Dialer,
     /// Options of the DICOM probe (called AE, AE title checks, study count, TLS).
     pub dicom: dicom::DicomSettings,
 }
@@ -57,6 +60,7 @@ impl Default for ProbeContext {
             )
             .to_string(),
             ae_title: "MEDSURFACE".to_string(),
+            dialer: crate::Dialer::default(),
             dicom: dicom::DicomSettings::default(),
         }
     }
