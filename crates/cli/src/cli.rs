@@ -103,6 +103,11 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub dicom: DicomArgs,
 
+    /// A directory of extra signature files (TOML, same format as signatures/), used besides
+    /// the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub signatures: Option<PathBuf>,
+
     /// Finish an interrupted or killed scan, without repeating recorded probes. Targets, ports,
     /// seed and shard come from the stored scan; rate, concurrency and timeouts from this
     /// command line.

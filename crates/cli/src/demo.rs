@@ -11,11 +11,12 @@ use anyhow::{Context, Result};
 use medsurface_model::{Checkpoint, Shard, Timestamp};
 use medsurface_store::{NewScan, ServiceFilter, SqliteStore, Store};
 
+use crate::analysis::Analysis;
 use crate::cli::{DemoArgs, DicomArgs};
 use crate::exit::Exit;
 use crate::lab::{self, Kind, LabService};
 use crate::plan::{self, PlanSpec};
-use crate::scan_cmd::{self, Output};
+use crate::scan_cmd::{self, Output, Run, Stages};
 
 /// The simulated hospital: (role, kind, address).
 const HOSPITAL: &[(&str, Kind, &str)] = &[
@@ -92,13 +93,17 @@ pub fn run(args: DemoArgs) -> Result<Exit> {
         plan.space.len(),
         plan.space.ports().len()
     );
-    let report = scan_cmd::execute(
-        &plan,
-        &mut store,
+    let analysis = Analysis::load(None)?;
+    let stages = Stages {
+        analysis: &analysis,
+        store: &mut store,
+    };
+    let run = Run {
         scan,
-        Checkpoint::default(),
-        Output::Quiet,
-    )?;
+        checkpoint: Checkpoint::default(),
+        output: Output::Quiet,
+    };
+    let report = scan_cmd::execute(&plan, stages, run)?;
     drop(lab_runtime);
 
     let found = store.services(&ServiceFilter {

@@ -4,6 +4,7 @@
 //! leaves; each command module then connects the stages through the model types. Errors from
 //! libraries arrive typed and are turned into a message and an exit code here, and nowhere else.
 
+mod analysis;
 mod cli;
 mod demo;
 mod exit;

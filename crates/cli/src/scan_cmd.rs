@@ -17,6 +17,7 @@ use medsurface_scan::{run_scan, ScanChannels, ScanConfig, ScanEnd, StopSignal};
 use medsurface_store::{Batch, NewScan, SqliteStore, Store};
 use tokio::sync::mpsc::error::TryRecvError;
 
+use crate::analysis::{service_record, Analysis};
 use crate::cli::ScanArgs;
 use crate::exit::{Exit, InputError};
 use crate::plan::{self, Plan, PlanSpec};
@@ -38,6 +39,19 @@ pub enum Output {
     Table,
     /// Nothing on stdout (the caller shows results itself).
     Quiet,
+}
+
+/// The stages a scan's results go through, after the engine.
+pub struct Stages<'a> {
+    pub analysis: &'a Analysis,
+    pub store: &'a mut dyn Store,
+}
+
+/// Which scan a run belongs to, where it starts, and how it shows results.
+pub struct Run {
+    pub scan: ScanId,
+    pub checkpoint: Checkpoint,
+    pub output: Output,
 }
 
 /// What a finished (or interrupted) run did.
@@ -103,7 +117,17 @@ pub fn run(args: ScanArgs) -> Result<Exit> {
             (plan, id, Checkpoint::default())
         }
     };
-    let report = execute(&plan, &mut store, scan, checkpoint, output)?;
+    let analysis = Analysis::load(args.signatures.as_deref())?;
+    let stages = Stages {
+        analysis: &analysis,
+        store: &mut store,
+    };
+    let run = Run {
+        scan,
+        checkpoint,
+        output,
+    };
+    let report = execute(&plan, stages, run)?;
     summarize(&report, &db);
     Ok(Exit::Ok)
 }
@@ -123,13 +147,13 @@ fn shard_total(plan: &Plan) -> Result<u128> {
 }
 
 /// Runs a validated plan against the store, resuming from `checkpoint`.
-pub fn execute(
-    plan: &Plan,
-    store: &mut dyn Store,
-    scan: ScanId,
-    checkpoint: Checkpoint,
-    output: Output,
-) -> Result<RunReport> {
+pub fn execute(plan: &Plan, stages: Stages<'_>, run: Run) -> Result<RunReport> {
+    let Stages { analysis, store } = stages;
+    let Run {
+        scan,
+        checkpoint,
+        output,
+    } = run;
     for note in &plan.notes {
         eprintln!("medsurface: {note}");
     }
@@ -181,6 +205,7 @@ pub fn execute(
             })
         };
         let mut sink = Sink {
+            analysis,
             store,
             scan,
             checkpoint,
@@ -240,6 +265,7 @@ pub fn execute(
 
 /// Where results go: the store first, then the user's screen.
 struct Sink<'a> {
+    analysis: &'a Analysis,
     store: &'a mut dyn Store,
     scan: ScanId,
     checkpoint: Checkpoint,
@@ -255,9 +281,10 @@ impl Sink<'_> {
         if buf.is_empty() {
             return Ok(());
         }
-        for r in buf.iter() {
+        for r in buf.iter_mut() {
             self.checkpoint.mark_done(r.seq);
             self.counts.add(r.outcome);
+            self.analysis.process(r);
         }
         self.store
             .record(
@@ -268,10 +295,7 @@ impl Sink<'_> {
                 },
             )
             .context("cannot record results")?;
-        let services = buf
-            .iter()
-            .filter_map(|r| r.observation.as_ref())
-            .map(Service::from_observation);
+        let services = buf.iter().filter_map(service_record);
         match self.output {
             Output::JsonLines => {
                 let mut out = std::io::stdout().lock();
@@ -308,23 +332,70 @@ pub fn print_services(services: &[Service]) {
     sorted.sort_by_key(|s| (s.ip, s.port));
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header(["address", "port", "host name", "protocol", "banner"]);
+    table.set_header([
+        "address",
+        "port",
+        "protocol",
+        "category",
+        "product",
+        "what it said",
+    ]);
     for s in sorted {
-        let banner = s
-            .details
-            .get("banner.text")
-            .and_then(|v| v.as_str())
-            .map(|t| truncate(t, 60))
-            .unwrap_or_default();
+        let address = match &s.hostname {
+            Some(name) => format!("{} ({name})", s.ip),
+            None => s.ip.to_string(),
+        };
+        let product = [
+            s.vendor.as_deref(),
+            s.product.as_deref(),
+            s.version.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
         table.add_row([
-            s.ip.to_string(),
+            address,
             s.port.to_string(),
-            s.hostname.clone().unwrap_or_default(),
             s.protocol.clone().unwrap_or_default(),
-            banner,
+            s.category.clone().unwrap_or_default(),
+            product,
+            truncate(&summary(s), 60),
         ]);
     }
     println!("{table}");
+}
+
+/// The most telling fact of a service, for one table cell (already escaped peer text).
+fn summary(s: &Service) -> String {
+    let get = |k: &str| {
+        s.details
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let flag = |k: &str| s.details.get(k).and_then(|v| v.as_bool());
+    let dicom = get("dicom.association").filter(|v| v != "not-dicom" && v != "no-answer");
+    if let Some(verdict) = dicom {
+        let mut parts = vec![format!("association {verdict}")];
+        if flag("dicom.accepts_any_ae") == Some(true) {
+            parts.push("accepts any AE".into());
+        }
+        if flag("dicom.query_without_auth") == Some(true) {
+            parts.push("queries without auth".into());
+        }
+        return parts.join("; ");
+    }
+    [
+        "http.title",
+        "hl7.sending_application",
+        "fhir.software",
+        "db.version",
+        "banner.text",
+    ]
+    .iter()
+    .find_map(|k| get(k))
+    .unwrap_or_default()
 }
 
 fn truncate(s: &str, n: usize) -> String {

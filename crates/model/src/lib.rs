@@ -10,6 +10,7 @@
 //! (address, port) pair, whether or not anything answered. [`Service`] is the record of
 //! product.md that users see in `--json` output and reports.
 
+pub mod classify;
 pub mod fields;
 pub mod scan;
 pub mod text;
@@ -178,6 +179,11 @@ pub struct ProbeResult {
     /// What the application probe saw, for open ports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observation: Option<Observation>,
+    /// What the classifier made of the observation. The engine leaves it empty; the binary
+    /// classifies while the observation's transient fields are still there, and the store keeps
+    /// the verdict with the observation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<classify::Classification>,
 }
 
 /// DREAD factors of a service, each 0–10, with the evidence for each value.
@@ -227,6 +233,15 @@ pub struct Service {
 }
 
 impl Service {
+    /// Fills the product fields from a classifier verdict.
+    pub fn apply_classification(&mut self, c: &classify::Classification) {
+        self.signature = Some(c.signature.clone());
+        self.category = Some(c.category.as_str().to_string());
+        self.vendor = Some(c.vendor.clone());
+        self.product = Some(c.product.clone());
+        self.version = c.version.clone();
+    }
+
     /// The record for a service seen in one observation, before classification or enrichment.
     pub fn from_observation(obs: &Observation) -> Service {
         Service {

@@ -407,6 +407,7 @@ async fn worker(shared: Arc<Shared>) -> Result<Tally, JoinError> {
                     rtt_us: rtt.map(micros),
                     reason,
                     observation: None,
+                    classification: None,
                 };
                 if !shared.deliver(result).await {
                     break;
@@ -489,6 +490,7 @@ async fn finish_open(shared: Arc<Shared>, job: OpenJob, permit: OwnedSemaphorePe
         rtt_us: Some(micros(job.rtt)),
         reason: None,
         observation: Some(observation),
+        classification: None,
     };
     shared.deliver(result).await
 }

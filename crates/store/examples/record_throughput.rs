@@ -77,6 +77,7 @@ fn workload(n: u128, open: u128, other: Outcome) -> Vec<ProbeResult> {
                 rtt_us: is_open.then_some(900),
                 reason: None,
                 observation,
+                classification: None,
             }
         })
         .collect()

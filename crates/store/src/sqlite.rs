@@ -21,6 +21,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use medsurface_model::classify::Classification;
 use medsurface_model::{
     Observation, Outcome, OutcomeCounts, ProbeResult, ScanId, ScanMeta, ScanStatus, Service, Shard,
     Source, Timestamp,
@@ -197,9 +198,12 @@ const UPSERT_HOST: &str = "
 // name an import knew.
 const UPSERT_SERVICE: &str = "
     INSERT INTO services
-        (ip, port, transport, protocol, probe, details, source, hostname, first_seen, last_seen)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+        (ip, port, transport, protocol, probe, details, source, hostname, first_seen, last_seen,
+         classification)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
     ON CONFLICT (ip, port, transport) DO UPDATE SET
+        classification = CASE WHEN excluded.last_seen >= services.last_seen
+                              THEN excluded.classification ELSE services.classification END,
         protocol = CASE WHEN excluded.last_seen >= services.last_seen
                         THEN excluded.protocol ELSE services.protocol END,
         probe = CASE WHEN excluded.last_seen >= services.last_seen
@@ -223,18 +227,31 @@ const UPSERT_SOURCE: &str = "
 
 const INSERT_OBSERVATION: &str = "
     INSERT INTO observations
-        (service_id, scan_id, seq, source, probe, seen_at, protocol, hostname, details)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        (service_id, scan_id, seq, source, probe, seen_at, protocol, hostname, details,
+         classification)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
     ON CONFLICT DO NOTHING";
+
+/// An observation with the classifier's verdict on it.
+#[derive(Clone, Copy)]
+struct Sighting<'a> {
+    observation: &'a Observation,
+    classification: Option<&'a Classification>,
+}
 
 /// Upserts the host, the service and its source history, and keeps the observation.
 fn write_observation(
     tx: &Transaction<'_>,
-    obs: &Observation,
+    sighting: Sighting<'_>,
     origin: Origin<'_>,
     operation: &'static str,
 ) -> Result<(), StoreError> {
     let q = query(operation);
+    let obs = sighting.observation;
+    let classification = sighting
+        .classification
+        .map(|c| json_text(operation, c))
+        .transpose()?;
     let ip = obs.ip.to_string();
     let seen = ts_to_sql(obs.seen_at);
     let source = obs.source.as_str();
@@ -259,7 +276,8 @@ fn write_observation(
                     details,
                     source,
                     name,
-                    seen
+                    seen,
+                    classification
                 ],
                 |r| r.get(0),
             )
@@ -283,7 +301,8 @@ fn write_observation(
                 seen,
                 obs.protocol,
                 obs.hostname,
-                details
+                details,
+                classification
             ])
         })
         .map_err(&q)?;
@@ -315,6 +334,10 @@ fn probe_result_from_row(c: &Cols<'_, '_>) -> Result<ProbeResult, StoreError> {
         attempts: c.uint("attempts")?,
         rtt_us: c.opt_uint("rtt_us")?,
         reason: c.opt_string("reason")?,
+        classification: match observation {
+            Some(_) => c.opt_json("obs_classification")?,
+            None => None,
+        },
         observation,
     })
 }
@@ -333,8 +356,12 @@ fn stored_service_from_row(c: &Cols<'_, '_>) -> Result<StoredService, StoreError
         seen_at: c.timestamp("last_seen")?,
         details: c.json("details")?,
     };
+    let mut service = Service::from_observation(&latest);
+    if let Some(c) = c.opt_json::<Classification>("classification")? {
+        service.apply_classification(&c);
+    }
     Ok(StoredService {
-        service: Service::from_observation(&latest),
+        service,
         first_seen: c.timestamp("first_seen")?,
         last_seen: latest.seen_at,
         sources: c.json("sources")?,
@@ -479,7 +506,11 @@ impl Store for SqliteStore {
                         seq,
                         hostname: r.hostname.as_deref(),
                     };
-                    write_observation(&tx, obs, origin, OP)?;
+                    let sighting = Sighting {
+                        observation: obs,
+                        classification: r.classification.as_ref(),
+                    };
+                    write_observation(&tx, sighting, origin, OP)?;
                 }
             }
         }
@@ -518,7 +549,11 @@ impl Store for SqliteStore {
         const OP: &str = "record imported observations";
         let tx = self.conn.transaction().map_err(query(OP))?;
         for obs in observations {
-            write_observation(&tx, obs, Origin::Import, OP)?;
+            let sighting = Sighting {
+                observation: obs,
+                classification: None,
+            };
+            write_observation(&tx, sighting, Origin::Import, OP)?;
         }
         tx.commit().map_err(query(OP))
     }
@@ -562,6 +597,7 @@ impl Store for SqliteStore {
                         o.id AS obs_id, o.source AS obs_source, o.probe AS obs_probe,
                         o.seen_at AS obs_seen_at, o.protocol AS obs_protocol,
                         o.hostname AS obs_hostname, o.details AS obs_details,
+                        o.classification AS obs_classification,
                         s.ip AS svc_ip, s.port AS svc_port, s.transport AS svc_transport
                  FROM probe_results p
                  LEFT JOIN observations o ON o.scan_id = p.scan_id AND o.seq = p.seq
@@ -589,7 +625,7 @@ impl Store for SqliteStore {
         let mut stmt = tx
             .prepare_cached(
                 "SELECT s.ip, s.port, s.transport, s.protocol, s.probe, s.details, s.source,
-                        s.hostname, s.first_seen, s.last_seen,
+                        s.hostname, s.first_seen, s.last_seen, s.classification,
                         (SELECT json_group_array(src.source ORDER BY src.first_seen, src.source)
                          FROM service_sources src WHERE src.service_id = s.id) AS sources
                  FROM services s

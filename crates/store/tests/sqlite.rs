@@ -77,6 +77,7 @@ fn result(seq: u128, addr: &str, port: u16, outcome: Outcome) -> ProbeResult {
         rtt_us: (outcome == Outcome::Open).then_some(1234),
         reason: (outcome == Outcome::Unreachable).then(|| "EHOSTUNREACH".to_owned()),
         observation: None,
+        classification: None,
     }
 }
 
@@ -1046,4 +1047,75 @@ fn sigkill_mid_scan_keeps_every_committed_batch() {
         "{committed} batches stored, {reported} reported"
     );
     assert_holds_exactly(&store, id, committed);
+}
+
+/// The classifier's verdict is kept with the observation and, for the latest sighting, sets
+/// the service's product fields.
+#[test]
+fn classification_is_kept_with_the_observation_and_the_service() {
+    use medsurface_model::classify::{Category, Classification, Confidence, Evidence};
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let scan = store.create_scan(&new_scan(4)).unwrap();
+    let verdict = Classification {
+        signature: "orthanc-explorer".into(),
+        category: Category::Imaging,
+        vendor: "Osimis".into(),
+        product: "Orthanc".into(),
+        version: Some("1.10.1".into()),
+        confidence: Confidence::High,
+        evidence: vec![Evidence {
+            field: "http.title".into(),
+            rule: "equals Orthanc Explorer".into(),
+        }],
+    };
+    let mut r = open_result(
+        0,
+        observation(
+            "192.0.2.5",
+            8042,
+            Source::Scan,
+            "2026-01-01T00:00:00Z",
+            "http",
+        ),
+    );
+    r.classification = Some(verdict.clone());
+    let plain = open_result(
+        1,
+        observation(
+            "192.0.2.6",
+            8042,
+            Source::Scan,
+            "2026-01-01T00:00:00Z",
+            "http",
+        ),
+    );
+    store
+        .record(
+            scan,
+            Batch {
+                results: &[r, plain],
+                checkpoint: &upto(2),
+            },
+        )
+        .unwrap();
+    let back = store.probe_results(scan, Some(Outcome::Open)).unwrap();
+    assert_eq!(back[0].classification.as_ref(), Some(&verdict));
+    assert_eq!(back[1].classification, None);
+    let services = store.services(&ServiceFilter::default()).unwrap();
+    let s = &services[0].service;
+    assert_eq!(
+        (
+            s.category.as_deref(),
+            s.product.as_deref(),
+            s.version.as_deref(),
+            s.signature.as_deref()
+        ),
+        (
+            Some("imaging"),
+            Some("Orthanc"),
+            Some("1.10.1"),
+            Some("orthanc-explorer")
+        )
+    );
+    assert_eq!(services[1].service.category, None);
 }

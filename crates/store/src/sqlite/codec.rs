@@ -178,6 +178,16 @@ impl<'a, 'r> Cols<'a, 'r> {
         serde_json::from_str(s).map_err(|e| self.bad(col, &format!("invalid JSON ({e})")))
     }
 
+    /// JSON that may be NULL.
+    pub(crate) fn opt_json<T: DeserializeOwned>(&self, col: &str) -> Result<Option<T>, StoreError> {
+        match self.opt_text(col)? {
+            None => Ok(None),
+            Some(s) => serde_json::from_str(s)
+                .map(Some)
+                .map_err(|e| self.bad(col, &format!("invalid JSON ({e})"))),
+        }
+    }
+
     /// Text that must be one of a closed set of names (outcome, source, status, transport).
     pub(crate) fn name<T>(&self, col: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
         let s = self.text(col)?;

@@ -116,6 +116,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX observations_import_once
         ON observations (service_id, source, probe, seen_at) WHERE scan_id IS NULL;
     "#,
+    // 2: the classifier's verdict (JSON of model::classify::Classification), kept with each
+    // observation and, for the latest sighting, with the service.
+    r#"
+    ALTER TABLE services ADD COLUMN classification TEXT;
+    ALTER TABLE observations ADD COLUMN classification TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
