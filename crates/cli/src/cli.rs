@@ -103,6 +103,11 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub dicom: DicomArgs,
 
+    /// Opt-in: ask FHIR servers for the number of Patient records (`_summary=count`); only the
+    /// total is read and kept, whatever else the server sends.
+    #[arg(long)]
+    pub count_records: bool,
+
     /// A directory of extra signature files (TOML, same format as signatures/), used besides
     /// the built-in ones.
     #[arg(long, value_name = "DIR")]

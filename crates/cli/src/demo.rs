@@ -77,6 +77,7 @@ pub fn run(args: DemoArgs) -> Result<Exit> {
             count_studies: false,
             dicom_tls: false,
         },
+        count_records: false,
     };
     let plan = plan::build(spec)?;
     let mut store = SqliteStore::open(&db)?;

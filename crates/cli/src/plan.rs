@@ -37,6 +37,8 @@ pub struct PlanSpec {
     pub retries: u8,
     pub read_timeout_ms: u64,
     pub dicom: DicomArgs,
+    #[serde(default)]
+    pub count_records: bool,
 }
 
 /// A validated plan.
@@ -75,6 +77,7 @@ impl PlanSpec {
             retries: args.retries,
             read_timeout_ms: args.read_timeout,
             dicom: args.dicom.clone(),
+            count_records: args.count_records,
         })
     }
 
@@ -174,6 +177,9 @@ fn probe_context(spec: &PlanSpec) -> Result<ProbeContext> {
     }
     if d.dicom_tls {
         ctx.dicom.tls = DicomTls::Always;
+    }
+    if spec.count_records {
+        ctx.web.count_records = medsurface_scan::probes::http::RecordCount::Count;
     }
     Ok(ctx)
 }

@@ -81,16 +81,16 @@ fields! {
     "dicom.truncated", Bool, "dicom", "the A-ASSOCIATE-AC was cut short; the facts up to the cut were kept";
     "dicom.vendor", Str, "dicom", "vendor named by the implementation fingerprint";
     "dicom.version", Str, "dicom", "version extracted from the implementation fingerprint";
-    "dicomweb.base", Str, "dicomweb", "the base URL under which QIDO-RS answered";
-    "dicomweb.query_without_auth", Bool, "dicomweb", "a QIDO-RS query that cannot match was answered 200/204 without authentication";
-    "fhir.base", Str, "fhir", "the base URL under which the CapabilityStatement was found";
-    "fhir.implementation", Str, "fhir", "CapabilityStatement.implementation.description";
-    "fhir.record_count", Int, "fhir", "Patient total from _summary=count (opt-in --count-records; total only)";
-    "fhir.search_without_auth", Bool, "fhir", "a search that cannot match returned a searchset without authentication";
-    "fhir.security_declared", Str, "fhir", "security services declared in rest[].security (SMART-on-FHIR, OAuth, …) or none";
-    "fhir.software", Str, "fhir", "CapabilityStatement.software.name";
-    "fhir.software_version", Str, "fhir", "CapabilityStatement.software.version";
-    "fhir.version", Str, "fhir", "fhirVersion of the CapabilityStatement";
+    "dicomweb.base", Str, "http", "the base URL under which QIDO-RS answered";
+    "dicomweb.query_without_auth", Bool, "http", "a QIDO-RS query that cannot match was answered 200/204 without authentication";
+    "fhir.base", Str, "http", "the base URL under which the CapabilityStatement was found";
+    "fhir.implementation", Str, "http", "CapabilityStatement.implementation.description";
+    "fhir.record_count", Int, "http", "Patient total from _summary=count (opt-in --count-records; total only)";
+    "fhir.search_without_auth", Bool, "http", "a search that cannot match returned a searchset without authentication";
+    "fhir.security_declared", Str, "http", "security services declared in rest[].security (SMART-on-FHIR, OAuth, …) or none";
+    "fhir.software", Str, "http", "CapabilityStatement.software.name";
+    "fhir.software_version", Str, "http", "CapabilityStatement.software.version";
+    "fhir.version", Str, "http", "fhirVersion of the CapabilityStatement";
     "hl7.ack_code", Str, "hl7", "MSA-1 of the answer: AA, AE, AR, CA, CE, CR";
     "hl7.message_type", Str, "hl7", "MSH-9 of the answer";
     "hl7.sending_application", Str, "hl7", "MSH-3 of the answer";
@@ -99,6 +99,7 @@ fields! {
     "hl7.version", Str, "hl7", "MSH-12 of the answer";
     "http.body_sha256", Str, "http", "SHA-256 of the page body (capped)";
     "http.cookies", StrList, "http", "names of the cookies set (never their values)";
+    "http.error", Str, "http", "why the HTTP exchange stopped early (timeout, closed, head-too-large, not-http, legacy-tls-only, …)";
     "http.favicon_hash", Int, "http", "Shodan's favicon hash (MurmurHash3 of the base64 icon)";
     "http.favicon_url", Str, "http", "where the favicon was fetched";
     "http.headers", Json, "http", "response headers (name → value), capped";
@@ -117,6 +118,7 @@ fields! {
     "tls.cert_self_signed", Bool, "tls", "issuer equals subject and the signature verifies with its own key";
     "tls.cert_subject", Str, "tls", "subject distinguished name";
     "tls.cipher", Str, "tls", "negotiated cipher suite";
+    "tls.error", Str, "tls", "why no TLS facts could be read (tls-timeout, tls-handshake-failed, not-tls, tls-alert, …)";
     "tls.version", Str, "tls", "negotiated protocol version (TLSv1.0 … TLSv1.3)";
 }
 
@@ -158,7 +160,9 @@ mod tests {
                 .trim_start_matches('_')
                 .split_once('.')
                 .expect("dotted");
-            assert!(f.filled_by == prefix || prefix == "http", "{}", f.name);
+            // FHIR and DICOMweb are stages of the web probe, which is named `http`.
+            let web_stage = matches!(prefix, "fhir" | "dicomweb") && f.filled_by == "http";
+            assert!(f.filled_by == prefix || web_stage, "{}", f.name);
         }
         assert!(field("http.title").is_some());
         assert!(field("http.titel").is_none());

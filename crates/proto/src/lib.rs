@@ -16,5 +16,11 @@
 //! names) is bounded and escaped with [`medsurface_model::text::printable`] before it leaves
 //! this crate.
 
+pub mod db;
 pub mod dicom;
+pub mod dicomweb;
+pub mod favicon;
+pub mod fhir;
+pub mod hl7;
+pub mod http;
 pub mod tls;

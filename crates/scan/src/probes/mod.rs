@@ -18,7 +18,13 @@
 //!    loopback.
 
 pub mod banner;
+pub mod db;
 pub mod dicom;
+pub mod dicomweb;
+pub mod fhir;
+pub mod hl7;
+pub mod http;
+pub mod tls;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,6 +51,9 @@ pub struct ProbeContext {
     pub dialer: crate::Dialer,
     /// Options of the DICOM probe (called AE, AE title checks, study count, TLS).
     pub dicom: dicom::DicomSettings,
+    /// Options of the web probe (caps, redirects, TLS policy, FHIR/DICOMweb stages, the
+    /// opt-in FHIR record count).
+    pub web: http::WebSettings,
 }
 
 impl Default for ProbeContext {
@@ -62,6 +71,7 @@ impl Default for ProbeContext {
             ae_title: "MEDSURFACE".to_string(),
             dialer: crate::Dialer::default(),
             dicom: dicom::DicomSettings::default(),
+            web: http::WebSettings::default(),
         }
     }
 }
@@ -88,7 +98,17 @@ pub trait Probe: Send + Sync {
 }
 
 /// Protocol probes, tried in order. One line per protocol.
-pub static REGISTRY: &[&dyn Probe] = &[&dicom::DicomProbe];
+pub static REGISTRY: &[&dyn Probe] = &[
+    &dicom::DicomProbe,
+    &http::HttpProbe,
+    &tls::TlsProbe,
+    &hl7::Hl7Probe,
+    &db::postgres::PostgresProbe,
+    &db::mysql::MysqlProbe,
+    &db::redis::RedisProbe,
+    &db::mongodb::MongoProbe,
+    &db::elasticsearch::ElasticsearchProbe,
+];
 
 /// The probe for ports no registered probe wants.
 pub static DEFAULT_PROBE: &dyn Probe = &banner::BannerProbe;
