@@ -103,6 +103,12 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub dicom: DicomArgs,
 
+    /// Use probe NAME on these ports instead of the registry's choice, e.g. `--probe http:24080`
+    /// or `--probe hl7:7777,7778` (names: banner, dicom, http, tls, hl7, postgresql, mysql,
+    /// redis, mongodb, elasticsearch). Repeatable.
+    #[arg(long = "probe", value_name = "NAME:PORTS")]
+    pub probes: Vec<String>,
+
     /// Opt-in: ask FHIR servers for the number of Patient records (`_summary=count`); only the
     /// total is read and kept, whatever else the server sends.
     #[arg(long)]

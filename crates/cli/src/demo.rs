@@ -78,6 +78,7 @@ pub fn run(args: DemoArgs) -> Result<Exit> {
             dicom_tls: false,
         },
         count_records: false,
+        probes: Vec::new(),
     };
     let plan = plan::build(spec)?;
     let mut store = SqliteStore::open(&db)?;

@@ -39,6 +39,8 @@ pub struct PlanSpec {
     pub dicom: DicomArgs,
     #[serde(default)]
     pub count_records: bool,
+    #[serde(default)]
+    pub probes: Vec<String>,
 }
 
 /// A validated plan.
@@ -78,6 +80,7 @@ impl PlanSpec {
             read_timeout_ms: args.read_timeout,
             dicom: args.dicom.clone(),
             count_records: args.count_records,
+            probes: args.probes.clone(),
         })
     }
 
@@ -177,6 +180,25 @@ fn probe_context(spec: &PlanSpec) -> Result<ProbeContext> {
     }
     if d.dicom_tls {
         ctx.dicom.tls = DicomTls::Always;
+    }
+    for choice in &spec.probes {
+        let bad = |why: String| InputError(format!("--probe {choice:?}: {why}"));
+        let (name, ports) = choice
+            .split_once(':')
+            .ok_or_else(|| bad("expected NAME:PORTS, e.g. http:24080".into()))?;
+        let probe = medsurface_scan::probes::probe_named(name.trim()).ok_or_else(|| {
+            let names: Vec<&str> = medsurface_scan::probes::all_probes()
+                .map(|p| p.name())
+                .collect();
+            bad(format!(
+                "no probe is named {name:?} (known: {})",
+                names.join(", ")
+            ))
+        })?;
+        let ports = parse_ports(ports).map_err(|e| bad(e.to_string()))?;
+        for port in ports.iter() {
+            ctx.overrides.insert(port, probe.name());
+        }
     }
     if spec.count_records {
         ctx.web.count_records = medsurface_scan::probes::http::RecordCount::Count;

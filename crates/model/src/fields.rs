@@ -46,6 +46,8 @@ macro_rules! fields {
 fields! {
     "_http.body", Str, "http", "transient: the decoded page body (capped); never stored";
     "banner.bytes", Int, "banner", "number of bytes the service sent first (capped)";
+    "banner.closed", Bool, "banner", "the service closed the connection before the read timeout";
+    "banner.read_error", Str, "banner", "the read failed (an errno name such as ECONNRESET)";
     "banner.silent", Bool, "banner", "true when the service sent nothing before the read timeout";
     "banner.text", Str, "banner", "the first bytes the service sent, escaped for terminals";
     "db.auth_required", Bool, "db", "whether the database demanded authentication for a harmless info request";
@@ -109,6 +111,7 @@ fields! {
     "http.server", Str, "http", "Server header";
     "http.status", Int, "http", "HTTP status of the final answer";
     "http.title", Str, "http", "the page title, decoded";
+    "probe.error", Str, "engine", "the probe panicked or outlived its time limit (panicked, timeout); the port is still open";
     "tls.cert_expired", Bool, "tls", "the certificate's notAfter is in the past";
     "tls.cert_issuer", Str, "tls", "issuer distinguished name";
     "tls.cert_not_after", Str, "tls", "end of validity, RFC 3339";
@@ -162,7 +165,8 @@ mod tests {
                 .expect("dotted");
             // FHIR and DICOMweb are stages of the web probe, which is named `http`.
             let web_stage = matches!(prefix, "fhir" | "dicomweb") && f.filled_by == "http";
-            assert!(f.filled_by == prefix || web_stage, "{}", f.name);
+            let engine = prefix == "probe" && f.filled_by == "engine";
+            assert!(f.filled_by == prefix || web_stage || engine, "{}", f.name);
         }
         assert!(field("http.title").is_some());
         assert!(field("http.titel").is_none());

@@ -44,7 +44,7 @@ use tokio::time::Instant;
 
 use crate::dialer::Dialer;
 use crate::outcome::classify_io_error;
-use crate::probes::{probe_for, ProbeContext, ProbeOutput};
+use crate::probes::{ProbeContext, ProbeOutput};
 use crate::space::{ProbeSpace, ShardError, ShardPlan};
 
 /// Largest shard one run accepts: the work counter is a `u64`, kept well clear of wrapping.
@@ -452,7 +452,7 @@ impl<T> Drop for AbortOnDrop<T> {
 /// A probe that panics or outlives `probe_timeout` still yields its open result, with the
 /// detail `probe.error` set to `panicked` or `timeout` and nothing else from the probe.
 async fn finish_open(shared: Arc<Shared>, job: OpenJob, permit: OwnedSemaphorePermit) -> bool {
-    let probe = probe_for(job.addr.port());
+    let probe = shared.probe.probe_for(job.addr.port());
     let ctx = Arc::clone(&shared.probe);
     let limit = ctx.probe_timeout;
     let mut stream = job.stream;

@@ -9,5 +9,6 @@ mod harness;
 mod demo;
 mod errors;
 mod netns;
+mod probes;
 mod resume;
 mod scan;

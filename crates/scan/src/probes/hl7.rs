@@ -8,10 +8,8 @@
 //!
 //! Ports: the medical profile's `hl7-mllp` rows, 2575 (IANA `health-hl7`) and 6661 (Mirth
 //! Connect's default listener). MLLP has no other well-known port — listeners sit on whatever
-//! port an integration was given — but the probe interface chooses a probe from the port
-//! alone, so a user who knows of an MLLP listener elsewhere cannot yet point this probe at it
-//! (a per-port probe choice such as `--probe hl7:7777` needs `probe_for` to see the scan's
-//! settings; noted as a gap).
+//! port an integration was given — so a user who knows of an MLLP listener elsewhere points
+//! this probe at it with `--probe hl7:PORT`.
 //!
 //! Details: `hl7.speaks_mllp` once the message is sent (true only when a framed HL7 message
 //! came back); from

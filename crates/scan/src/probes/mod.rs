@@ -49,6 +49,9 @@ pub struct ProbeContext {
     /// Opens a probe's follow-up connections through the scan's rate limiter (the engine
     /// sets it; the default is unpaced, for probes run outside a scan).
     pub dialer: crate::Dialer,
+    /// Probes chosen by the user for given ports (`--probe http:24080`), over the registry's
+    /// own choice. Empty: the registry decides.
+    pub overrides: std::collections::BTreeMap<u16, &'static str>,
     /// Options of the DICOM probe (called AE, AE title checks, study count, TLS).
     pub dicom: dicom::DicomSettings,
     /// Options of the web probe (caps, redirects, TLS policy, FHIR/DICOMweb stages, the
@@ -70,6 +73,7 @@ impl Default for ProbeContext {
             .to_string(),
             ae_title: "MEDSURFACE".to_string(),
             dialer: crate::Dialer::default(),
+            overrides: std::collections::BTreeMap::new(),
             dicom: dicom::DicomSettings::default(),
             web: http::WebSettings::default(),
         }
@@ -113,6 +117,29 @@ pub static REGISTRY: &[&dyn Probe] = &[
 /// The probe for ports no registered probe wants.
 pub static DEFAULT_PROBE: &dyn Probe = &banner::BannerProbe;
 
+/// Every probe a user may name: the registry's and the default.
+pub fn all_probes() -> impl Iterator<Item = &'static dyn Probe> {
+    REGISTRY
+        .iter()
+        .copied()
+        .chain(std::iter::once(DEFAULT_PROBE))
+}
+
+/// The probe of that name, if there is one.
+pub fn probe_named(name: &str) -> Option<&'static dyn Probe> {
+    all_probes().find(|p| p.name() == name)
+}
+
+impl ProbeContext {
+    /// The probe for `port` in this scan: the user's choice for it, else [`probe_for`].
+    pub fn probe_for(&self, port: u16) -> &'static dyn Probe {
+        self.overrides
+            .get(&port)
+            .and_then(|name| probe_named(name))
+            .unwrap_or_else(|| probe_for(port))
+    }
+}
+
 /// The probe that runs on `port`: the first registered probe that wants it, else the default.
 pub fn probe_for(port: u16) -> &'static dyn Probe {
     REGISTRY
@@ -140,6 +167,14 @@ mod tests {
             .find(|&port| !REGISTRY.iter().any(|p| p.wants(port)))
             .expect("some port is unclaimed");
         assert_eq!(probe_for(unclaimed).name(), "banner");
+        // The user may name any probe for any port, the banner probe included.
+        let mut ctx = ProbeContext::default();
+        ctx.overrides.insert(unclaimed, "http");
+        ctx.overrides.insert(104, "banner");
+        assert_eq!(ctx.probe_for(unclaimed).name(), "http");
+        assert_eq!(ctx.probe_for(104).name(), "banner");
+        assert_eq!(ctx.probe_for(11112).name(), "dicom");
+        assert!(probe_named("gopher").is_none());
     }
 
     #[test]
