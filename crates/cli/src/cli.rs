@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Discover open ports on the targets and probe what answers.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// List past scans in the store.
     Scans(ScansArgs),
     /// Run the whole pipeline on a simulated hospital network on loopback.
@@ -183,4 +183,11 @@ pub struct DicomArgs {
     /// Speak DICOM inside TLS on every DICOM port (default: only on 2762, DICOM TLS).
     #[arg(long)]
     pub dicom_tls: bool,
+
+    /// Skip the two extra associations with a random called and a random calling AE title
+    /// (then `dicom.accepts_any_ae` is not reported): one association per server, as nmap's
+    /// dicom-ping does.
+    #[arg(long)]
+    #[serde(default)]
+    pub no_ae_checks: bool,
 }

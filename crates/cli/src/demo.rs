@@ -3,13 +3,18 @@
 //! The demo starts the lab's services on several 127.42.0.x addresses inside this process (no
 //! set-up, no privileges: every port is above 1024), scans 127.42.0.0/24 with the medical
 //! profile through the same plan, engine and store as `medsurface scan`, and prints what it
-//! found next to what was there, so a newcomer sees the whole pipeline and can check it.
+//! found next to what was there, so a newcomer sees the whole pipeline and can check it: each
+//! simulated service with the protocol and a short verdict read from its stored details (the
+//! open PACS "accepts any AE; queries without auth", the strict one rejects the called AE).
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
-use medsurface_model::{Checkpoint, Shard, Timestamp};
+use medsurface_model::text::printable;
+use medsurface_model::{Checkpoint, Service, Shard, Timestamp};
+use medsurface_proto::dicom::details::keys;
 use medsurface_store::{NewScan, ServiceFilter, SqliteStore, Store};
+use serde_json::Value;
 
 use crate::analysis::Analysis;
 use crate::cli::{DemoArgs, DicomArgs};
@@ -20,8 +25,12 @@ use crate::scan_cmd::{self, Output, Run, Stages};
 
 /// The simulated hospital: (role, kind, address).
 const HOSPITAL: &[(&str, Kind, &str)] = &[
-    ("PACS (DICOM)", Kind::Silent, "127.42.0.10:11112"),
-    ("PACS (Orthanc DICOM)", Kind::Silent, "127.42.0.10:4242"),
+    ("PACS (DICOM, open)", Kind::DicomOpen, "127.42.0.10:11112"),
+    (
+        "PACS (DICOM, called-AE check)",
+        Kind::DicomStrict,
+        "127.42.0.10:4242",
+    ),
     ("PACS web viewer", Kind::HttpOrthanc, "127.42.0.10:8042"),
     ("EMR web front end", Kind::HttpOpenEmr, "127.42.0.20:8080"),
     ("EMR database", Kind::Mysql, "127.42.0.20:3306"),
@@ -76,6 +85,7 @@ pub fn run(args: DemoArgs) -> Result<Exit> {
             ae_titles: None,
             count_studies: false,
             dicom_tls: false,
+            no_ae_checks: false,
         },
         count_records: false,
         probes: Vec::new(),
@@ -114,16 +124,22 @@ pub fn run(args: DemoArgs) -> Result<Exit> {
     })?;
     let services: Vec<_> = found.into_iter().map(|s| s.service).collect();
     println!("Simulated hospital ({} services):", running.len());
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header(["role", "address", "seen", "protocol", "verdict"]);
     for (role, addr) in &running {
         let seen = services
             .iter()
-            .any(|s| s.ip == addr.ip() && s.port == addr.port());
-        println!(
-            "  {:38} {addr:22} {}",
-            role,
-            if seen { "found" } else { "MISSED" }
-        );
+            .find(|s| s.ip == addr.ip() && s.port == addr.port());
+        table.add_row([
+            role.to_string(),
+            addr.to_string(),
+            if seen.is_some() { "found" } else { "MISSED" }.to_string(),
+            seen.and_then(|s| s.protocol.clone()).unwrap_or_default(),
+            seen.map(verdict).unwrap_or_default(),
+        ]);
     }
+    println!("{table}");
     println!();
     println!("What medsurface found:");
     scan_cmd::print_services(&services);
@@ -147,4 +163,69 @@ pub fn run(args: DemoArgs) -> Result<Exit> {
         })
         .count();
     Ok(if missed == 0 { Exit::Ok } else { Exit::Failure })
+}
+
+/// What the scan concluded about one service, in a few words, from its recorded details (the
+/// same facts `scan --json` and the store hold).
+fn verdict(s: &Service) -> String {
+    let text = |key: &str| s.details.get(key).and_then(Value::as_str);
+    let flag = |key: &str| s.details.get(key).and_then(Value::as_bool);
+    let said = if let Some(association) = text(keys::ASSOCIATION) {
+        match association {
+            "accepted" => {
+                let mut parts = vec![match flag(keys::ACCEPTS_ANY_AE) {
+                    Some(true) => "accepts any AE",
+                    Some(false) => "checks the called AE",
+                    None => "association accepted",
+                }];
+                match flag(keys::QUERY_WITHOUT_AUTH) {
+                    Some(true) => parts.push("queries without auth"),
+                    Some(false) => parts.push("no query access"),
+                    None => {}
+                }
+                parts.join("; ")
+            }
+            "rejected" => format!(
+                "rejects {}: {}",
+                text(keys::CALLED_AE).unwrap_or("the called AE"),
+                text(keys::REJECT_REASON).unwrap_or("no reason")
+            ),
+            "aborted" => format!("aborts: {}", text(keys::ABORT_REASON).unwrap_or("?")),
+            "not-dicom" => "not DICOM".to_string(),
+            other => other.to_string(),
+        }
+    } else if let Some(ack) = text("hl7.ack_code") {
+        format!(
+            "HL7 ACK {ack} from {}",
+            text("hl7.sending_application").unwrap_or("?")
+        )
+    } else if let Some(product) = text("db.product") {
+        format!(
+            "{product} {} handshake",
+            text("db.version").unwrap_or_default()
+        )
+    } else if let Some(status) = s.details.get("http.status").and_then(Value::as_u64) {
+        match text("http.title") {
+            Some(title) => format!("HTTP {status}, \"{title}\""),
+            None => format!("HTTP {status}"),
+        }
+    } else if flag("banner.silent") == Some(true) {
+        "silent".to_string()
+    } else {
+        String::new()
+    };
+    // Stored peer text is escaped already; this only guards against a writer that forgot.
+    let said = if said.chars().any(char::is_control) {
+        printable(said.as_bytes(), said.len())
+    } else {
+        said
+    };
+    shorten(&said, 48)
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }

@@ -23,7 +23,7 @@ use crate::exit::Exit;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Scan(args) => scan_cmd::run(args),
+        Command::Scan(args) => scan_cmd::run(*args),
         Command::Scans(args) => scans_cmd::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Lab(args) => lab::run(args),

@@ -181,6 +181,9 @@ fn probe_context(spec: &PlanSpec) -> Result<ProbeContext> {
     if d.dicom_tls {
         ctx.dicom.tls = DicomTls::Always;
     }
+    if d.no_ae_checks {
+        ctx.dicom.ae_checks = medsurface_scan::probes::dicom::AeChecks::Off;
+    }
     for choice in &spec.probes {
         let bad = |why: String| InputError(format!("--probe {choice:?}: {why}"));
         let (name, ports) = choice

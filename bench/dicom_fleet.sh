@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# DICOM fleet benchmark (issue 3, "Benchmark"): verify a fleet of simulated DICOM servers on
+# loopback with medsurface and with nmap's dicom-ping, in the same run, R interleaved rounds.
+#
+# The fleet is N servers of `medsurface lab` (dicom-open and dicom-strict, built on dicom-ul)
+# on N consecutive addresses from 127.A.0.1, one port; every K-th is strict (it rejects any
+# called AE but its own with A-ASSOCIATE-RJ reason 7), the others accept any AE title and
+# answer C-ECHO and C-FIND with no matches. Both tools get the same address list. The report
+# (bench/dicom_fleet_report.py) compares each tool's per-address verdict (accepted / rejected)
+# with the fleet's own list and with the other tool, and gives the median wall time, the peak
+# RSS (/usr/bin/time -v) and the speed ratio (median over rounds of nmap wall / medsurface wall
+# in the same round).
+#
+# Traffic goes to 127.0.0.0/8 only: every address is built below from --octet.
+#
+# Usage: bench/dicom_fleet.sh [options]
+#   --runs R            rounds of both tools, interleaved, order rotated (default 3)
+#   --count N           servers in the fleet (default 1000; at most 65,000)
+#   --strict-every K    every K-th server is dicom-strict (default 4: a quarter)
+#   --octet A           the fleet lives at 127.A.0.1 onwards (default 91)
+#   --port P            the one DICOM port (default 11112)
+#   --tools LIST        any of medsurface,nmap (default both)
+#   --no-build          never run cargo build; fail if the medsurface binary is missing
+#   --no-install        never call apt-get; fail if a tool is missing
+#   -h, --help          this text
+# Environment: MEDSURFACE_BIN (default target/release/medsurface, built when missing unless
+#   --no-build), MEDSURFACE_OPTS (extra scan options, default none), NMAP_OPTS (extra nmap
+#   options, default none), BENCH_TOOL_TIMEOUT (seconds per tool run, default 900).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+OUT=$HERE/out
+
+RUNS=3
+COUNT=1000
+STRICT_EVERY=4
+OCTET=91
+PORT=11112
+TOOLS=medsurface,nmap
+BUILD=1
+INSTALL=1
+MEDSURFACE_OPTS=${MEDSURFACE_OPTS:-}
+NMAP_OPTS=${NMAP_OPTS:-}
+TOOL_TIMEOUT=${BENCH_TOOL_TIMEOUT:-900}
+
+say() { printf 'dicom-fleet: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 2; }
+usage() { sed -n '/^# Usage:/,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; }
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+while (($#)); do
+    case $1 in
+        --runs) RUNS=${2:?}; shift 2 ;;
+        --count) COUNT=${2:?}; shift 2 ;;
+        --strict-every) STRICT_EVERY=${2:?}; shift 2 ;;
+        --octet) OCTET=${2:?}; shift 2 ;;
+        --port) PORT=${2:?}; shift 2 ;;
+        --tools) TOOLS=${2:?}; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        --no-install) INSTALL=0; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage; die "unknown option: $1" ;;
+    esac
+done
+for pair in runs:RUNS count:COUNT strict-every:STRICT_EVERY octet:OCTET port:PORT; do
+    v=${pair#*:}
+    is_uint "${!v}" || die "--${pair%%:*} must be a non-negative integer, got '${!v}'"
+done
+((RUNS >= 1)) || die "--runs must be at least 1"
+((COUNT >= 1 && COUNT <= 65000)) || die "--count must be in 1..65000"
+((STRICT_EVERY >= 1)) || die "--strict-every must be at least 1"
+((OCTET <= 255)) || die "--octet must be in 0..255"
+((PORT >= 1 && PORT <= 65535)) || die "--port must be in 1..65535"
+declare -A WANT=()
+IFS=, read -r -a TOOL_LIST <<<"$TOOLS"
+for t in "${TOOL_LIST[@]}"; do
+    case $t in
+        medsurface|nmap) WANT[$t]=1 ;;
+        *) die "unknown tool '$t' (known: medsurface,nmap)" ;;
+    esac
+done
+
+# --- 1. What the bench needs, installed only when missing ------------------------------------
+missing=()
+command -v nmap >/dev/null || missing+=(nmap)
+[[ -x /usr/bin/time ]] || missing+=(time)
+command -v python3 >/dev/null || missing+=(python3)
+command -v timeout >/dev/null || missing+=(coreutils)
+if ((${#missing[@]})); then
+    ((INSTALL)) || die "missing: ${missing[*]} (and --no-install was given)"
+    command -v apt-get >/dev/null || die "missing: ${missing[*]}; install them (no apt-get here)"
+    sudo=()
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null || die "missing: ${missing[*]}; not root and no sudo"
+        sudo=(sudo)
+    fi
+    say "installing ${missing[*]} (apt-get update once, then install)"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+[[ -f /usr/share/nmap/scripts/dicom-ping.nse ]] || [[ -z ${WANT[nmap]:-} ]] ||
+    die "this nmap has no dicom-ping script (nmap 7.92 or later has it)"
+
+# The lab is medsurface itself, so the binary is needed even with --tools nmap.
+MEDSURFACE=${MEDSURFACE_BIN:-$ROOT/target/release/medsurface}
+if [[ ! -x $MEDSURFACE && -z ${MEDSURFACE_BIN:-} && $BUILD == 1 ]]; then
+    say "$MEDSURFACE is missing; cargo build --release -p medsurface (several minutes)"
+    (cd "$ROOT" && cargo build --release -p medsurface >&2)
+fi
+[[ -x $MEDSURFACE ]] || die "no medsurface binary at $MEDSURFACE"
+# Captured first: `| grep -q` would close the pipe early and, under pipefail, fail the check.
+KINDS=$("$MEDSURFACE" lab --list 2>/dev/null || true)
+grep -q '^dicom-strict' <<<"$KINDS" ||
+    die "$MEDSURFACE has no dicom-open/dicom-strict lab kinds; rebuild it"
+
+PYTHON=$(python3 -c 'import sys; print(sys.executable)')
+# Each server holds a listener and, while a tool visits it, a few connections.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RUN_DIR=$OUT/fleet-runs/$STAMP
+mkdir -p "$RUN_DIR"
+
+# --- 2. The fleet: the only addresses of this script ------------------------------------------
+FLEET=$RUN_DIR/fleet.txt      # KIND@ADDR:PORT, the lab's input and the ground truth
+ADDRS=$RUN_DIR/addresses.txt  # one address a line, both tools' input
+: >"$FLEET"
+: >"$ADDRS"
+for ((i = 1; i <= COUNT; i++)); do
+    ip="127.$OCTET.$((i >> 8)).$((i & 255))"
+    kind=dicom-open
+    ((i % STRICT_EVERY == 0)) && kind=dicom-strict
+    printf '%s@%s:%s\n' "$kind" "$ip" "$PORT" >>"$FLEET"
+    printf '%s\n' "$ip" >>"$ADDRS"
+done
+FIRST=$(head -1 "$ADDRS")
+LAST=$(tail -1 "$ADDRS")
+
+# --- 3. The commands, each defined once -------------------------------------------------------
+read -r -a MEDSURFACE_EXTRA <<<"$MEDSURFACE_OPTS"
+read -r -a NMAP_EXTRA <<<"$NMAP_OPTS"
+DB=$OUT/fleet.db
+declare -A CMD=()
+CMD[medsurface]="$(printf '%q ' "$MEDSURFACE" scan "@$ADDRS" --ports "$PORT" --rate unlimited \
+    "${MEDSURFACE_EXTRA[@]}" --json --db "$DB")"
+CMD[nmap]="$(printf '%q ' nmap -n -Pn -p "$PORT" "${NMAP_EXTRA[@]}" --script dicom-ping \
+    -iL "$ADDRS" -oX -)"
+ACTIVE=()
+for t in "${TOOL_LIST[@]}"; do ACTIVE+=("$t"); done
+
+META=$RUN_DIR/meta.tsv
+meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
+: >"$META"
+meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+meta fleet "$COUNT servers, $FIRST - $LAST port $PORT, every $STRICT_EVERY-th dicom-strict ($(grep -c '^dicom-strict' "$FLEET") strict, $(grep -c '^dicom-open' "$FLEET") open)"
+meta runs "$RUNS"
+meta machine "$(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+meta load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta nmap_version "$(nmap --version | head -1)"
+meta medsurface_binary "${MEDSURFACE#"$ROOT"/} (built $(date -u -r "$MEDSURFACE" '+%Y-%m-%d %H:%M UTC'))"
+meta medsurface_commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+meta tool_order "rotated by one each round"
+for t in "${ACTIVE[@]}"; do
+    printf '%s\t%s\n' "$t" "${CMD[$t]//$ROOT\//}" >>"$RUN_DIR/commands.tsv"
+done
+
+# --- 4. The lab ------------------------------------------------------------------------------
+LAB_PID=
+cleanup() {
+    if [[ -n $LAB_PID ]]; then
+        kill "$LAB_PID" 2>/dev/null || true
+        wait "$LAB_PID" 2>/dev/null || true
+        LAB_PID=
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$MEDSURFACE" lab "@$FLEET" >"$RUN_DIR/lab.out" 2>"$RUN_DIR/lab.err" &
+LAB_PID=$!
+# The lab prints `serving N` once every listener is bound.
+for ((i = 0; i < 600; i++)); do
+    grep -qx "serving $COUNT" "$RUN_DIR/lab.out" 2>/dev/null && break
+    if ! kill -0 "$LAB_PID" 2>/dev/null; then
+        cat "$RUN_DIR/lab.err" >&2
+        LAB_PID=
+        die "the lab did not start"
+    fi
+    sleep 0.05
+done
+grep -qx "serving $COUNT" "$RUN_DIR/lab.out" || die "the lab was not serving within 30 s"
+say "$COUNT DICOM servers up ($FIRST - $LAST:$PORT); results in $RUN_DIR"
+
+# --- 5. The rounds ---------------------------------------------------------------------------
+: >"$RUN_DIR/manifest.tsv"
+n=${#ACTIVE[@]}
+for ((r = 1; r <= RUNS; r++)); do
+    for ((k = 0; k < n; k++)); do
+        t=${ACTIVE[$(((k + r - 1) % n))]}
+        base="r$r-$t"
+        [[ $t == medsurface ]] && rm -f "$DB" "$DB-wal" "$DB-shm"
+        eval "argv=(${CMD[$t]})"
+        status=0
+        /usr/bin/time -v -o "$RUN_DIR/$base.time" timeout -k 10 "$TOOL_TIMEOUT" "${argv[@]}" \
+            >"$RUN_DIR/$base.out" 2>"$RUN_DIR/$base.err" </dev/null || status=$?
+        printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$t" "$status" "$base.out" "$base.time" \
+            >>"$RUN_DIR/manifest.tsv"
+        wall=$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$RUN_DIR/$base.time")
+        say "round $r: $t exit $status, wall ${wall:-?}"
+        if ((status != 0)); then
+            tail -n 5 "$RUN_DIR/$base.err" | sed 's/^/    /' >&2
+        fi
+    done
+done
+
+cleanup
+meta load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- 6. The figures --------------------------------------------------------------------------
+RESULTS=$OUT/dicom-fleet-$STAMP.md
+"$PYTHON" "$HERE/dicom_fleet_report.py" --dir "$RUN_DIR" --out "$RESULTS"
+say "full report: $RESULTS"
