@@ -9,8 +9,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use medsurface_analyze::Classifier;
+use medsurface_model::classify::Classification;
 use medsurface_model::fields::strip_transient;
-use medsurface_model::{ProbeResult, Service};
+use medsurface_model::{Observation, ProbeResult, Service};
 
 /// The loaded analysis stages.
 pub struct Analysis {
@@ -27,6 +28,11 @@ impl Analysis {
             })?,
         };
         Ok(Analysis { classifier })
+    }
+
+    /// The classifier's verdict on one observation (transient fields still there).
+    pub fn classify(&self, obs: &Observation) -> Option<Classification> {
+        self.classifier.classify(obs)
     }
 
     /// Classifies an open result's observation and removes its transient fields.
@@ -51,7 +57,7 @@ pub fn service_record(result: &ProbeResult) -> Option<Service> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medsurface_model::{Details, Observation, Outcome, Source, Transport};
+    use medsurface_model::{Details, Outcome, Source, Transport};
 
     #[test]
     fn classifies_then_strips_transient_fields() {

@@ -23,6 +23,11 @@ pub enum Command {
     Scan(Box<ScanArgs>),
     /// List past scans in the store.
     Scans(ScansArgs),
+    /// Import Shodan, Censys, nmap, masscan or zgrab2 data (plain or gzip); the records are
+    /// classified like live scans and stored as sightings of their services.
+    Ingest(IngestArgs),
+    /// Count distinct services by country, organisation, ASN, category, vendor or product.
+    Stats(StatsArgs),
     /// Run the whole pipeline on a simulated hospital network on loopback.
     Demo(DemoArgs),
     /// Serve simulated hospital services on loopback (used by the demo, tests and benchmarks).
@@ -190,4 +195,81 @@ pub struct DicomArgs {
     #[arg(long)]
     #[serde(default)]
     pub no_ae_checks: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IngestFormat {
+    /// Shodan banners, newline-delimited JSON (shodan download / shodan parse)
+    Shodan,
+    /// Censys hosts with services[]
+    Censys,
+    /// nmap -oX XML (dicom-ping script output included)
+    Nmap,
+    /// masscan -oJ, -oD or -oL
+    Masscan,
+    /// zgrab2 JSON, one object per target
+    Zgrab2,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[arg(value_enum)]
+    pub format: IngestFormat,
+
+    /// Files to import (plain or gzip, detected by content).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Stop at the first malformed record instead of counting it and going on.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// A directory of extra signature files, used besides the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub signatures: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsBy {
+    Country,
+    Org,
+    OrgType,
+    Asn,
+    Category,
+    Vendor,
+    Product,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// What to count by.
+    #[arg(long, value_enum)]
+    pub by: StatsBy,
+
+    /// Only services of this category (imaging, emr, pharmacy, scheduling, admin-console,
+    /// interface, database, medical-device, other).
+    #[arg(long, value_name = "C")]
+    pub category: Option<String>,
+
+    /// Show the N largest groups.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+
+    /// Only services seen on or after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// One JSON object per group on stdout.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+
+    /// CSV on stdout.
+    #[arg(long)]
+    pub csv: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

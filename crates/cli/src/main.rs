@@ -8,10 +8,12 @@ mod analysis;
 mod cli;
 mod demo;
 mod exit;
+mod ingest_cmd;
 mod lab;
 mod plan;
 mod scan_cmd;
 mod scans_cmd;
+mod stats_cmd;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan_cmd::run(*args),
         Command::Scans(args) => scans_cmd::run(args),
+        Command::Ingest(args) => ingest_cmd::run(args),
+        Command::Stats(args) => stats_cmd::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Lab(args) => lab::run(args),
     };

@@ -50,6 +50,8 @@ fields! {
     "banner.read_error", Str, "banner", "the read failed (an errno name such as ECONNRESET)";
     "banner.silent", Bool, "banner", "true when the service sent nothing before the read timeout";
     "banner.text", Str, "banner", "the first bytes the service sent, escaped for terminals";
+    "censys.service_name", Str, "censys", "Censys service_name (DICOM, HTTP, …)";
+    "censys.software", StrList, "censys", "Censys software[] as vendor/product/version strings";
     "db.auth_required", Bool, "db", "whether the database demanded authentication for a harmless info request";
     "db.databases", StrList, "db", "database or index names the server listed without authentication (metadata only)";
     "db.product", Str, "db", "database product named by its handshake (PostgreSQL, MySQL, MariaDB, Redis, MongoDB, Elasticsearch)";
@@ -93,6 +95,8 @@ fields! {
     "fhir.software", Str, "http", "CapabilityStatement.software.name";
     "fhir.software_version", Str, "http", "CapabilityStatement.software.version";
     "fhir.version", Str, "http", "fhirVersion of the CapabilityStatement";
+    "geo.city", Str, "import", "city the source located the address in";
+    "geo.country", Str, "import", "ISO 3166 alpha-2 country the source located the address in";
     "hl7.ack_code", Str, "hl7", "MSA-1 of the answer: AA, AE, AR, CA, CE, CR";
     "hl7.message_type", Str, "hl7", "MSH-9 of the answer";
     "hl7.sending_application", Str, "hl7", "MSH-3 of the answer";
@@ -111,7 +115,26 @@ fields! {
     "http.server", Str, "http", "Server header";
     "http.status", Int, "http", "HTTP status of the final answer";
     "http.title", Str, "http", "the page title, decoded";
+    "masscan.service", Str, "masscan", "service name of a masscan banner record";
+    "net.asn", Str, "import", "autonomous system, as AS<number>";
+    "net.domains", StrList, "import", "domains the source associates with the address";
+    "net.hostnames", StrList, "import", "host names the source associates with the address (PTR and others)";
+    "net.isp", Str, "import", "ISP the source names for the address";
+    "net.org", Str, "import", "organisation the source names for the address (Shodan org, Censys AS name, …)";
+    "nmap.cpe", StrList, "nmap", "nmap service CPEs";
+    "nmap.extrainfo", Str, "nmap", "nmap service extrainfo";
+    "nmap.product", Str, "nmap", "nmap service product";
+    "nmap.scripts", Json, "nmap", "other NSE script outputs, id → output (capped, escaped)";
+    "nmap.service", Str, "nmap", "nmap service name";
+    "nmap.version", Str, "nmap", "nmap service version";
     "probe.error", Str, "engine", "the probe panicked or outlived its time limit (panicked, timeout); the port is still open";
+    "shodan.cpe23", StrList, "shodan", "Shodan cpe23 (or cpe) list";
+    "shodan.module", Str, "shodan", "the Shodan crawler module that produced the banner (_shodan.module)";
+    "shodan.os", Str, "shodan", "Shodan os";
+    "shodan.product", Str, "shodan", "Shodan product";
+    "shodan.tags", StrList, "shodan", "Shodan tags (medical, cloud, honeypot, …)";
+    "shodan.version", Str, "shodan", "Shodan version";
+    "shodan.vulns", StrList, "shodan", "CVE ids Shodan lists under vulns (its own, unverified, matching)";
     "tls.cert_expired", Bool, "tls", "the certificate's notAfter is in the past";
     "tls.cert_issuer", Str, "tls", "issuer distinguished name";
     "tls.cert_not_after", Str, "tls", "end of validity, RFC 3339";
@@ -123,6 +146,8 @@ fields! {
     "tls.cipher", Str, "tls", "negotiated cipher suite";
     "tls.error", Str, "tls", "why no TLS facts could be read (tls-timeout, tls-handshake-failed, not-tls, tls-alert, …)";
     "tls.version", Str, "tls", "negotiated protocol version (TLSv1.0 … TLSv1.3)";
+    "zgrab2.module", Str, "zgrab2", "the zgrab2 module name the result came from";
+    "zgrab2.status", Str, "zgrab2", "zgrab2 status (success, connection-timeout, …)";
 }
 
 /// The field of that name, if it exists.
@@ -166,7 +191,12 @@ mod tests {
             // FHIR and DICOMweb are stages of the web probe, which is named `http`.
             let web_stage = matches!(prefix, "fhir" | "dicomweb") && f.filled_by == "http";
             let engine = prefix == "probe" && f.filled_by == "engine";
-            assert!(f.filled_by == prefix || web_stage || engine, "{}", f.name);
+            let import = matches!(prefix, "geo" | "net") && f.filled_by == "import";
+            assert!(
+                f.filled_by == prefix || web_stage || engine || import,
+                "{}",
+                f.name
+            );
         }
         assert!(field("http.title").is_some());
         assert!(field("http.titel").is_none());

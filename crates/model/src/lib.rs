@@ -243,7 +243,31 @@ impl Service {
     }
 
     /// The record for a service seen in one observation, before classification or enrichment.
+    ///
+    /// What a source itself says about the address (an import's `geo.country`, `net.asn`,
+    /// `net.org`, Shodan's `vulns`) fills the matching record fields; enrichment from GeoIP
+    /// databases comes later and does not override it.
     pub fn from_observation(obs: &Observation) -> Service {
+        let text = |k: &str| {
+            obs.details
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let vulnerabilities = obs
+            .details
+            .get("shodan.vulns")
+            .and_then(|v| v.as_array())
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| id.as_str())
+                    .map(|id| VulnerabilityRef {
+                        id: id.to_owned(),
+                        source: "shodan".to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Service {
             ip: obs.ip,
             port: obs.port,
@@ -255,15 +279,15 @@ impl Service {
             product: None,
             version: None,
             signature: None,
-            country: None,
-            asn: None,
-            org: None,
+            country: text("geo.country"),
+            asn: text("net.asn"),
+            org: text("net.org"),
             org_type: None,
             source: obs.source,
             seen_at: obs.seen_at,
             details: obs.details.clone(),
             dread: None,
-            vulnerabilities: Vec::new(),
+            vulnerabilities,
             flags: Vec::new(),
         }
     }

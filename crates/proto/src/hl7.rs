@@ -131,7 +131,9 @@ pub fn read_frame(buf: &[u8], limit: usize) -> Result<Option<Frame<'_>>, FrameEr
     }
     let body_start = lead + 1;
     let window = &buf[..buf.len().min(limit)];
-    match window[body_start..].iter().position(|&b| b == END_BLOCK) {
+    // The start block itself may lie at or past the limit: then the body is out of the window.
+    let body = window.get(body_start..).unwrap_or_default();
+    match body.iter().position(|&b| b == END_BLOCK) {
         Some(at) => {
             let end = body_start + at;
             let consumed = if window.get(end + 1) == Some(&CARRIAGE_RETURN) {
@@ -373,6 +375,21 @@ pub fn judge(buf: &[u8], limit: usize) -> Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: leading whitespace pushed the start block to the limit, and the body slice
+    /// started past the end of the window (found by the proptest in tests/app_garbage.rs).
+    #[test]
+    fn start_block_at_the_limit_does_not_panic() {
+        assert!(matches!(
+            read_frame(&[13, 11], 1),
+            Err(FrameError::TooLong { limit: 1 })
+        ));
+        assert!(matches!(
+            read_frame(&[13, 11], 2),
+            Err(FrameError::TooLong { limit: 2 })
+        ));
+        assert!(matches!(read_frame(&[13, 11], 3), Ok(None)));
+    }
 
     fn at() -> Timestamp {
         "2026-11-28T12:00:00Z".parse().unwrap()

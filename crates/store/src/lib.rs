@@ -12,6 +12,7 @@ mod sqlite;
 
 use std::net::IpAddr;
 
+use medsurface_model::classify::Classification;
 use medsurface_model::{
     Checkpoint, Observation, Outcome, ProbeResult, ScanId, ScanMeta, ScanStatus, Service, Shard,
     Timestamp,
@@ -65,6 +66,13 @@ pub struct Batch<'a> {
     pub checkpoint: &'a Checkpoint,
 }
 
+/// An imported observation and what the classifier made of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Import {
+    pub observation: Observation,
+    pub classification: Option<Classification>,
+}
+
 /// Which services to list.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceFilter {
@@ -107,8 +115,11 @@ pub trait Store {
     /// so replaying a batch never duplicates anything.
     fn record(&mut self, scan: ScanId, batch: Batch<'_>) -> Result<(), StoreError>;
 
-    /// Stores observations that did not come from a scan (imports).
+    /// Stores observations that did not come from a scan (imports), unclassified.
     fn record_observations(&mut self, observations: &[Observation]) -> Result<(), StoreError>;
+
+    /// Stores imported observations with the classifier's verdict on each, in one transaction.
+    fn record_imports(&mut self, imports: &[Import]) -> Result<(), StoreError>;
 
     /// Marks a scan completed or interrupted. `Running` marks a resumed scan live again and
     /// clears its finish time.

@@ -28,7 +28,7 @@ use medsurface_model::{
 };
 use rusqlite::{params, Connection, Transaction};
 
-use crate::{Batch, NewScan, ServiceFilter, Store, StoreError, StoredService};
+use crate::{Batch, Import, NewScan, ServiceFilter, Store, StoreError, StoredService};
 use codec::{checkpoint_to_sql, checkpoint_union, transport_parse, ts_to_sql, Cols};
 
 /// How long a write waits for another connection's lock (a `stats` run reading while a scan
@@ -552,6 +552,19 @@ impl Store for SqliteStore {
             let sighting = Sighting {
                 observation: obs,
                 classification: None,
+            };
+            write_observation(&tx, sighting, Origin::Import, OP)?;
+        }
+        tx.commit().map_err(query(OP))
+    }
+
+    fn record_imports(&mut self, imports: &[Import]) -> Result<(), StoreError> {
+        const OP: &str = "record imported observations";
+        let tx = self.conn.transaction().map_err(query(OP))?;
+        for import in imports {
+            let sighting = Sighting {
+                observation: &import.observation,
+                classification: import.classification.as_ref(),
             };
             write_observation(&tx, sighting, Origin::Import, OP)?;
         }

@@ -8,6 +8,7 @@ mod harness;
 
 mod demo;
 mod errors;
+mod ingest;
 mod netns;
 mod probes;
 mod resume;

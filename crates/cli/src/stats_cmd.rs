@@ -1,0 +1,180 @@
+//! `medsurface stats`: counts of distinct services, grouped, like the research's figures (the
+//! country ranking of exposed DICOM servers, the share owned by universities).
+//!
+//! A service is one (address, port, transport) whatever the number of sightings or sources, so
+//! a host seen by a scan and in two Shodan exports counts once. Services without a value for
+//! the grouping field are counted under "unknown", never dropped.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use medsurface_model::classify::Category;
+use medsurface_model::{Service, Timestamp};
+use medsurface_store::{ServiceFilter, SqliteStore, Store, StoredService};
+
+use crate::cli::{StatsArgs, StatsBy};
+use crate::exit::{Exit, InputError};
+use crate::scan_cmd::db_path;
+
+const UNKNOWN: &str = "unknown";
+
+pub fn run(args: StatsArgs) -> Result<Exit> {
+    let db = db_path(args.store.db.clone())?;
+    if let Some(c) = &args.category {
+        if Category::parse(c).is_none() {
+            let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+            return Err(InputError(format!(
+                "--category {c:?}: not a category (one of {})",
+                names.join(", ")
+            ))
+            .into());
+        }
+    }
+    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let store = SqliteStore::open(&db)?;
+    let services = store.services(&ServiceFilter::default())?;
+    let groups = count(&services, &args, since);
+    let total: u64 = groups.iter().map(|(_, n)| n).sum();
+    let shown = &groups[..groups.len().min(args.top)];
+    let by = by_name(args.by);
+    if args.json {
+        for (key, n) in shown {
+            println!("{}", serde_json::json!({ by: key, "services": n }));
+        }
+    } else if args.csv {
+        println!("{by},services,share");
+        for (key, n) in shown {
+            println!(
+                "{},{n},{:.4}",
+                csv_field(key),
+                *n as f64 / total.max(1) as f64
+            );
+        }
+    } else {
+        let mut table = comfy_table::Table::new();
+        table.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+        table.set_header([by, "services", "share"]);
+        for (key, n) in shown {
+            table.add_row([
+                key.clone(),
+                n.to_string(),
+                format!("{:.1} %", 100.0 * *n as f64 / total.max(1) as f64),
+            ]);
+        }
+        println!("{table}");
+        eprintln!(
+            "medsurface: {total} services in {} groups{}",
+            groups.len(),
+            if groups.len() > shown.len() {
+                format!(", top {} shown", shown.len())
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+/// Groups, largest first (ties by name, so the order is stable).
+fn count(
+    services: &[StoredService],
+    args: &StatsArgs,
+    since: Option<Timestamp>,
+) -> Vec<(String, u64)> {
+    let mut groups: BTreeMap<String, u64> = BTreeMap::new();
+    for s in services {
+        if since.is_some_and(|t| s.last_seen < t) {
+            continue;
+        }
+        if let Some(c) = &args.category {
+            if s.service.category.as_deref() != Some(c.as_str()) {
+                continue;
+            }
+        }
+        let key = key(&s.service, args.by).unwrap_or_else(|| UNKNOWN.to_string());
+        *groups.entry(key).or_default() += 1;
+    }
+    let mut v: Vec<(String, u64)> = groups.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+fn key(s: &Service, by: StatsBy) -> Option<String> {
+    match by {
+        StatsBy::Country => s.country.clone(),
+        StatsBy::Org => s.org.clone(),
+        StatsBy::OrgType => s.org_type.clone(),
+        StatsBy::Asn => s.asn.clone(),
+        StatsBy::Category => s.category.clone(),
+        StatsBy::Vendor => s.vendor.clone(),
+        StatsBy::Product => match (&s.vendor, &s.product) {
+            (Some(v), Some(p)) => Some(format!("{v} {p}")),
+            (None, Some(p)) => Some(p.clone()),
+            _ => None,
+        },
+    }
+}
+
+fn by_name(by: StatsBy) -> &'static str {
+    match by {
+        StatsBy::Country => "country",
+        StatsBy::Org => "org",
+        StatsBy::OrgType => "org_type",
+        StatsBy::Asn => "asn",
+        StatsBy::Category => "category",
+        StatsBy::Vendor => "vendor",
+        StatsBy::Product => "product",
+    }
+}
+
+fn parse_since(s: &str) -> Result<Timestamp> {
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    // A plain date means its first instant, in UTC.
+    format!("{s}T00:00:00Z").parse::<Timestamp>().map_err(|_| {
+        InputError(format!(
+            "--since {s:?}: expected YYYY-MM-DD or an RFC 3339 time"
+        ))
+        .into()
+    })
+}
+
+/// A CSV field: quoted when needed, and a leading = + - @ neutralised so a spreadsheet never
+/// runs peer text as a formula.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_neutralised() {
+        assert_eq!(csv_field("Example University"), "Example University");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("-1"), "'-1");
+    }
+
+    #[test]
+    fn since_takes_dates_and_times() {
+        assert_eq!(
+            parse_since("2026-01-02").unwrap(),
+            "2026-01-02T00:00:00Z".parse().unwrap()
+        );
+        assert!(parse_since("2026-01-02T03:04:05Z").is_ok());
+        assert!(parse_since("yesterday").is_err());
+    }
+}

@@ -1,0 +1,530 @@
+//! Shodan banners (newline-delimited JSON, one banner per line) → one observation each.
+//!
+//! The record is read into a borrowed, lenient struct (see `loose`): only the fields we use are
+//! looked at, strings without escapes are not copied, and any field may be null, missing or of
+//! an unexpected type (field-notes.md) without failing the line. Only an address and a port are
+//! required; a banner without a usable timestamp gets the import's start time, and says so in the
+//! report.
+//!
+//! Mapping (keys of `medsurface_model::fields` unless marked *import-only*, see `crate::keys`):
+//! - `data` → `banner.text`/`banner.bytes`; an HTTP head in it → `http.headers`, `http.server`,
+//!   `http.powered_by`, `http.realm`, `http.cookies` (the live probe's head parser); a DICOM
+//!   answer in it (text form or raw PDU, or the hex of `opts.raw`) → `dicom.*` through the DICOM
+//!   banner parser of `medsurface-proto`.
+//! - `http.status`/`title`/`server`/`favicon.hash`/`favicon.location` → `http.*`;
+//!   `http.html` → transient `_http.body` (capped), and `fhir.*` when it is a
+//!   CapabilityStatement.
+//! - `ssl.cert` → `tls.cert_subject`/`issuer`/`org`/`not_before`/`not_after`/`expired`,
+//!   `ssl.cipher` → `tls.version`/`tls.cipher`.
+//! - *import-only*: `location` → `geo.country`/`geo.city`; `org`, `isp`, `asn`, `hostnames`,
+//!   `domains` → `net.*`; `product`, `version`, `cpe23`, `tags`, `vulns` (CVE ids), `os`,
+//!   `_shodan.module` → `shodan.*`.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use medsurface_model::{Details, Observation, Source, Transport};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::common::{self, put_list, put_text};
+use crate::keys as k;
+use crate::loose::{Keys, LBool, LInt, LList, LStr, Obj, Pairs};
+use crate::pipeline::{Ctx, Parsed};
+use crate::RecordProblem;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Banner<'a> {
+    #[serde(borrow)]
+    ip_str: LStr<'a>,
+    #[serde(borrow)]
+    ipv6: LStr<'a>,
+    ip: LInt,
+    port: LInt,
+    #[serde(borrow)]
+    transport: LStr<'a>,
+    #[serde(borrow)]
+    timestamp: LStr<'a>,
+    #[serde(borrow)]
+    data: LStr<'a>,
+    #[serde(borrow)]
+    hostnames: LList<LStr<'a>>,
+    #[serde(borrow)]
+    domains: LList<LStr<'a>>,
+    #[serde(borrow)]
+    org: LStr<'a>,
+    #[serde(borrow)]
+    isp: LStr<'a>,
+    #[serde(borrow)]
+    asn: LStr<'a>,
+    #[serde(borrow)]
+    os: LStr<'a>,
+    #[serde(borrow)]
+    product: LStr<'a>,
+    #[serde(borrow)]
+    version: LStr<'a>,
+    #[serde(borrow)]
+    cpe23: LList<LStr<'a>>,
+    #[serde(borrow)]
+    cpe: LList<LStr<'a>>,
+    #[serde(borrow)]
+    tags: LList<LStr<'a>>,
+    vulns: Keys,
+    #[serde(borrow)]
+    location: Obj<Location<'a>>,
+    #[serde(borrow, rename = "_shodan")]
+    meta: Obj<Meta<'a>>,
+    #[serde(borrow)]
+    http: Obj<Http<'a>>,
+    #[serde(borrow)]
+    ssl: Obj<Ssl<'a>>,
+    #[serde(borrow)]
+    opts: Obj<Opts<'a>>,
+    #[serde(borrow)]
+    mongodb: Obj<Mongo<'a>>,
+    elastic: Obj<Elastic>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Mongo<'a> {
+    authentication: LBool,
+    #[serde(borrow, rename = "buildInfo")]
+    build_info: Obj<BuildInfo<'a>>,
+    #[serde(borrow, rename = "listDatabases")]
+    list_databases: Obj<ListDatabases<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BuildInfo<'a> {
+    #[serde(borrow)]
+    version: LStr<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListDatabases<'a> {
+    #[serde(borrow)]
+    databases: LList<Obj<Named<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Named<'a> {
+    #[serde(borrow)]
+    name: LStr<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Elastic {
+    indices: Keys,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Location<'a> {
+    #[serde(borrow)]
+    country_code: LStr<'a>,
+    #[serde(borrow)]
+    city: LStr<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Meta<'a> {
+    #[serde(borrow)]
+    module: LStr<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Opts<'a> {
+    #[serde(borrow)]
+    raw: LStr<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Http<'a> {
+    status: LInt,
+    #[serde(borrow)]
+    title: LStr<'a>,
+    #[serde(borrow)]
+    server: LStr<'a>,
+    #[serde(borrow)]
+    html: LStr<'a>,
+    #[serde(borrow)]
+    favicon: Obj<Favicon<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Favicon<'a> {
+    hash: LInt,
+    #[serde(borrow)]
+    location: LStr<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Ssl<'a> {
+    #[serde(borrow)]
+    cert: Obj<Cert<'a>>,
+    #[serde(borrow)]
+    cipher: Obj<Cipher<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Cert<'a> {
+    subject: Pairs,
+    issuer: Pairs,
+    expired: LBool,
+    #[serde(borrow)]
+    issued: LStr<'a>,
+    #[serde(borrow)]
+    expires: LStr<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Cipher<'a> {
+    #[serde(borrow)]
+    version: LStr<'a>,
+    #[serde(borrow)]
+    name: LStr<'a>,
+}
+
+/// Parses one line of a Shodan export.
+pub fn parse_line(line: &[u8], ctx: &Ctx) -> Result<Option<Parsed>, RecordProblem> {
+    if common::is_blank(line) {
+        return Ok(None);
+    }
+    let mut b: Banner = serde_json::from_slice(line).map_err(|e| common::json_problem(&e))?;
+    let obs = observation(&mut b, ctx)?;
+    let time_assumed = obs.1;
+    Ok(Some(Parsed {
+        observations: vec![obs.0],
+        time_assumed,
+    }))
+}
+
+fn address(b: &Banner) -> Result<IpAddr, RecordProblem> {
+    if let Some(s) = b.ip_str.get() {
+        return common::parse_ip(s).ok_or(RecordProblem::Invalid { field: "ip_str" });
+    }
+    if let Some(s) = b.ipv6.get() {
+        return common::parse_ip(s).ok_or(RecordProblem::Invalid { field: "ipv6" });
+    }
+    match b.ip.0 {
+        Some(n) => common::ip_from_int(n).ok_or(RecordProblem::Invalid { field: "ip" }),
+        None => Err(RecordProblem::Missing { field: "ip_str" }),
+    }
+}
+
+fn observation(b: &mut Banner, ctx: &Ctx) -> Result<(Observation, bool), RecordProblem> {
+    let ip = address(b)?;
+    let port = common::port_from(b.port.0)?;
+    let transport = match b.transport.get() {
+        Some(t) if t.eq_ignore_ascii_case("udp") => Transport::Udp,
+        _ => Transport::Tcp,
+    };
+    let parsed_time = b.timestamp.get().and_then(common::parse_time);
+    let seen_at = parsed_time.unwrap_or(ctx.fallback_time);
+    let module = b.meta.get().and_then(|m| m.module.get());
+
+    let mut d = Details::new();
+    let mut protocol = module.and_then(common::protocol_name);
+
+    // The raw banner, and what the shared parsers read in it.
+    // Binary banners survive JSON as one character per byte; ASCII needs no conversion.
+    let data: Cow<[u8]> = match &b.data.0 {
+        Some(s) if s.is_ascii() => Cow::Borrowed(s.as_bytes()),
+        Some(s) => Cow::Owned(medsurface_proto::dicom::banner::bytes_from_json_string(s)),
+        None => Cow::Borrowed(&[][..]),
+    };
+    common::put_banner(&mut d, &data);
+    let mut dicom = common::dicom_from_banner(&mut d, &data);
+    if dicom.is_none() && (module == Some("dicom") || common::looks_like_dicom(&data)) {
+        if let Some(raw) = b
+            .opts
+            .get()
+            .and_then(|o| o.raw.get())
+            .and_then(common::unhex)
+        {
+            dicom = common::dicom_from_banner(&mut d, &raw);
+        }
+    }
+    if let Some(p) = dicom {
+        protocol = Some(p.to_string());
+    }
+    let is_http = common::http_from_banner(&mut d, &data);
+    if let Some(p) = common::hl7_from_banner(&mut d, &data) {
+        protocol = Some(p.to_string());
+    }
+    db_facts(&mut d, b, module);
+
+    // The page body is moved into the observation, not copied.
+    let html = b.http.0.as_mut().and_then(|h| h.html.0.take());
+    if let Some(h) = b.http.get() {
+        if let Some(s) = h.status.0.filter(|s| (100..1000).contains(s)) {
+            d.insert("http.status".into(), json!(s));
+        }
+        put_text(&mut d, "http.title", h.title.get());
+        put_text(&mut d, "http.server", h.server.get());
+        if let Some(f) = h.favicon.get() {
+            if let Some(hash) = f.hash.0.and_then(|h| i32::try_from(h).ok()) {
+                d.insert("http.favicon_hash".into(), json!(hash));
+            }
+            put_text(&mut d, "http.favicon_url", f.location.get());
+        }
+        if let Some(html) = html {
+            common::fhir_from_body(&mut d, &html);
+            common::put_body(&mut d, html);
+        }
+        if protocol.is_none() || is_http {
+            protocol.get_or_insert_with(|| "http".to_string());
+        }
+    }
+
+    if let Some(ssl) = b.ssl.get() {
+        if let Some(c) = ssl.cert.get() {
+            put_dn(&mut d, "tls.cert_subject", &c.subject);
+            put_dn(&mut d, "tls.cert_issuer", &c.issuer);
+            put_text(&mut d, "tls.cert_org", c.subject.get("O"));
+            if let Some(t) = c.issued.get().and_then(asn1_time) {
+                d.insert("tls.cert_not_before".into(), json!(t));
+            }
+            if let Some(t) = c.expires.get().and_then(asn1_time) {
+                d.insert("tls.cert_not_after".into(), json!(t));
+            }
+            if let Some(e) = c.expired.0 {
+                d.insert("tls.cert_expired".into(), json!(e));
+            }
+        }
+        if let Some(c) = ssl.cipher.get() {
+            put_text(&mut d, "tls.version", c.version.get());
+            put_text(&mut d, "tls.cipher", c.name.get());
+        }
+        if protocol.as_deref() == Some("http") {
+            protocol = Some("https".into());
+        }
+    }
+
+    if let Some(loc) = b.location.get() {
+        common::put_country(&mut d, loc.country_code.get());
+        put_text(&mut d, k::GEO_CITY, loc.city.get());
+    }
+    put_text(&mut d, k::NET_ORG, b.org.get());
+    put_text(&mut d, k::NET_ISP, b.isp.get());
+    common::put_asn(&mut d, b.asn.get(), None);
+    put_list(
+        &mut d,
+        k::NET_HOSTNAMES,
+        b.hostnames.0.iter().filter_map(LStr::get),
+    );
+    put_list(
+        &mut d,
+        k::NET_DOMAINS,
+        b.domains.0.iter().filter_map(LStr::get),
+    );
+    put_text(&mut d, k::SHODAN_MODULE, module);
+    put_text(&mut d, k::SHODAN_PRODUCT, b.product.get());
+    put_text(&mut d, k::SHODAN_VERSION, b.version.get());
+    put_text(&mut d, k::SHODAN_OS, b.os.get());
+    let cpes = if b.cpe23.0.is_empty() {
+        &b.cpe
+    } else {
+        &b.cpe23
+    };
+    put_list(&mut d, k::SHODAN_CPE23, cpes.0.iter().filter_map(LStr::get));
+    put_list(
+        &mut d,
+        k::SHODAN_TAGS,
+        b.tags.0.iter().filter_map(LStr::get),
+    );
+    let mut vulns: Vec<&str> = b
+        .vulns
+        .0
+        .iter()
+        .map(|v| v.trim_start_matches('~'))
+        .filter(|v| is_vuln_id(v))
+        .collect();
+    vulns.sort_unstable();
+    vulns.dedup();
+    put_list(&mut d, k::SHODAN_VULNS, vulns);
+
+    Ok((
+        Observation {
+            ip,
+            port,
+            transport,
+            hostname: None,
+            protocol,
+            probe: Source::Shodan.as_str().to_string(),
+            source: Source::Shodan,
+            seen_at,
+            details: d,
+        },
+        parsed_time.is_none(),
+    ))
+}
+
+/// `db.*` facts, as the live database probes name them, from what Shodan's database modules
+/// report: the product (by module), its version, whether authentication was required and the
+/// database or index names listed (metadata only). Nothing is inferred where Shodan says nothing.
+fn db_facts(d: &mut Details, b: &Banner, module: Option<&str>) {
+    use medsurface_proto::db::DbFacts;
+    let product_text = b.product.get().unwrap_or_default();
+    let product = match module {
+        Some("mongodb") => "MongoDB",
+        Some("elastic") => "Elasticsearch",
+        Some("mysql") if product_text.contains("MariaDB") => "MariaDB",
+        Some("mysql") => "MySQL",
+        Some("postgresql") => "PostgreSQL",
+        Some("redis") => "Redis",
+        _ => return,
+    };
+    let mut facts = DbFacts::product(product);
+    let mongo = b.mongodb.get();
+    let version = mongo
+        .and_then(|m| m.build_info.get())
+        .and_then(|bi| bi.version.get())
+        .or(b.version.get());
+    facts.version = version
+        .map(|v| common::escape(v.trim().as_bytes(), 96))
+        .filter(|v| !v.is_empty());
+    let names: Option<Vec<&str>> = match (module, mongo, b.elastic.get()) {
+        (Some("mongodb"), Some(m), _) => {
+            facts.auth_required = m.authentication.0;
+            m.list_databases.get().map(|l| {
+                l.databases
+                    .0
+                    .iter()
+                    .filter_map(|db| db.get().and_then(|n| n.name.get()))
+                    .collect()
+            })
+        }
+        // Shodan records an Elasticsearch cluster's indices only when it answered openly.
+        (Some("elastic"), _, Some(e)) if !e.indices.0.is_empty() => {
+            facts.auth_required = Some(false);
+            Some(e.indices.0.iter().map(String::as_str).collect())
+        }
+        _ => None,
+    };
+    if let Some(names) = names {
+        let mut names: Vec<String> = names
+            .into_iter()
+            .map(|n| common::escape(n.trim().as_bytes(), 128))
+            .filter(|n| !n.is_empty())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names.truncate(100);
+        facts.databases = Some(names);
+    }
+    facts.write(d);
+}
+
+/// `CVE-2023-25690` (Shodan also lists `~CVE-…` for unverified matches in some exports; the
+/// marker is kept out of the id).
+fn is_vuln_id(v: &str) -> bool {
+    let v = v.trim_start_matches('~');
+    v.len() <= 32
+        && v.starts_with("CVE-")
+        && v[4..].bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
+/// A distinguished name in the order the record gives it: `CN=host, O=Org`.
+fn put_dn(d: &mut Details, key: &str, pairs: &Pairs) {
+    if pairs.0.is_empty() {
+        return;
+    }
+    let dn = pairs
+        .0
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    put_text(d, key, Some(&dn));
+}
+
+/// Shodan's certificate times (`20260301000000Z`, ASN.1 GeneralizedTime) as RFC 3339.
+fn asn1_time(s: &str) -> Option<String> {
+    let s = s.trim().strip_suffix('Z')?;
+    if s.len() != 14 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let civil = format!(
+        "{}-{}-{}T{}:{}:{}",
+        &s[0..4],
+        &s[4..6],
+        &s[6..8],
+        &s[8..10],
+        &s[10..12],
+        &s[12..14]
+    );
+    common::parse_time(&civil).map(|t| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Ctx {
+        Ctx {
+            fallback_time: "2026-01-01T00:00:00Z".parse().unwrap(),
+            max_record_bytes: 1 << 20,
+        }
+    }
+
+    fn one(line: &str) -> Observation {
+        parse_line(line.as_bytes(), &ctx())
+            .unwrap()
+            .unwrap()
+            .observations
+            .remove(0)
+    }
+
+    #[test]
+    fn minimal_banner_needs_only_address_and_port() {
+        let o = one(r#"{"ip": 3325256727, "port": 104}"#);
+        assert_eq!(o.ip.to_string(), "198.51.100.23");
+        assert_eq!(o.seen_at, ctx().fallback_time);
+        assert_eq!(
+            parse_line(br#"{"ip_str": "192.0.2.1"}"#, &ctx()).err(),
+            Some(RecordProblem::Missing { field: "port" })
+        );
+        assert_eq!(
+            parse_line(br#"{"ip_str": "192.0.2.300", "port": 1}"#, &ctx()).err(),
+            Some(RecordProblem::Invalid { field: "ip_str" })
+        );
+        assert!(parse_line(b"   ", &ctx()).unwrap().is_none());
+    }
+
+    #[test]
+    fn nulls_everywhere_do_not_fail_the_line() {
+        let o = one(
+            r#"{"ip_str": "2001:db8::5", "port": 443, "transport": null, "timestamp": null,
+                "data": null, "hostnames": null, "location": null, "http": null, "ssl":
+                {"cert": {"serial": 1.2e38, "subject": null, "expired": "no"}, "cipher": 5},
+                "vulns": [], "tags": "medical", "_shodan": {"module": null}, "opts": null}"#,
+        );
+        assert_eq!(o.ip.to_string(), "2001:db8::5");
+        assert!(o.details.is_empty(), "{:?}", o.details);
+    }
+
+    #[test]
+    fn certificate_times_and_vuln_ids() {
+        assert_eq!(
+            asn1_time("20260301000000Z").as_deref(),
+            Some("2026-03-01T00:00:00Z")
+        );
+        assert_eq!(asn1_time("2026"), None);
+        assert!(is_vuln_id("CVE-2023-25690") && is_vuln_id("~CVE-2023-1"));
+        assert!(!is_vuln_id("CVE-\u{1b}[2J") && !is_vuln_id("ms17-010"));
+    }
+}
