@@ -17,11 +17,14 @@ use medsurface_store::{NewScan, ServiceFilter, SqliteStore, Store};
 use serde_json::Value;
 
 use crate::analysis::Analysis;
+use crate::cli::StatsBy;
 use crate::cli::{DemoArgs, DicomArgs};
 use crate::exit::Exit;
 use crate::lab::{self, Kind, LabService};
 use crate::plan::{self, PlanSpec};
 use crate::scan_cmd::{self, Output, Run, Stages};
+use crate::{ingest_cmd, stats_cmd};
+use medsurface_ingest::{Format, IngestOptions, Named};
 
 /// The simulated hospital: (role, kind, address).
 const HOSPITAL: &[(&str, Kind, &str)] = &[
@@ -153,7 +156,11 @@ pub fn run(args: DemoArgs) -> Result<Exit> {
         c.filtered,
         db.display()
     );
-    println!("Try: medsurface scans --db {}", db.display());
+    shodan_sample(&analysis, &mut store)?;
+    println!(
+        "Try: medsurface scans --db {0}; medsurface stats --by product --db {0}",
+        db.display()
+    );
     let missed = running
         .iter()
         .filter(|(_, a)| {
@@ -228,4 +235,44 @@ fn shorten(s: &str, n: usize) -> String {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),
     }
+}
+
+/// The synthetic Shodan sample shipped with medsurface (data/shodan-sample.jsonl), compiled in
+/// so the demo needs no file.
+const SHODAN_SAMPLE: &str = include_str!("../../../data/shodan-sample.jsonl");
+
+/// Imports the bundled Shodan sample through the same classifier and store as the scan, and
+/// prints the research's figure: exposed imaging services by country.
+fn shodan_sample(analysis: &Analysis, store: &mut SqliteStore) -> Result<()> {
+    let input = Named {
+        name: "bundled Shodan sample",
+        reader: SHODAN_SAMPLE.as_bytes(),
+    };
+    let target = ingest_cmd::Target { analysis, store };
+    let report = ingest_cmd::import(Format::Shodan, input, target, &IngestOptions::default())
+        .map_err(|_| anyhow::anyhow!("the bundled Shodan sample does not import"))?;
+    let services = store.services(&ServiceFilter::default())?;
+    let imported: Vec<_> = services
+        .into_iter()
+        .filter(|s| s.sources.iter().any(|src| src == "shodan"))
+        .collect();
+    println!(
+        "\nA synthetic Shodan export ({} banners), classified by the same signatures:",
+        report.records
+    );
+    for (by, title) in [
+        (StatsBy::Category, "category"),
+        (StatsBy::Country, "imaging by country"),
+    ] {
+        let category = (by == StatsBy::Country).then_some("imaging");
+        let grouping = stats_cmd::Grouping {
+            by,
+            category,
+            since: None,
+        };
+        let groups = stats_cmd::rank(&imported, grouping);
+        let line: Vec<String> = groups.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("  {title:20} {}", line.join(", "));
+    }
+    Ok(())
 }

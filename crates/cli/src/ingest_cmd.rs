@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use medsurface_ingest::{
-    read_file_with, Format, IngestError, IngestOptions, IngestReport, OnError, Record, Stages,
+    read_with, Format, IngestError, IngestOptions, IngestReport, Named, OnError, Record, Stages,
 };
 use medsurface_model::classify::Classification;
 use medsurface_model::fields::strip_transient;
@@ -73,7 +73,7 @@ pub fn run(args: IngestArgs) -> Result<Exit> {
     Ok(if failed { Exit::Input } else { Exit::Ok })
 }
 
-enum Failure {
+pub enum Failure {
     Ingest(IngestError),
     Store(StoreError),
 }
@@ -85,6 +85,34 @@ fn import_file(
     store: &mut SqliteStore,
     opts: &IngestOptions,
 ) -> Result<IngestReport, Failure> {
+    let name = file.display().to_string();
+    let reader = std::fs::File::open(file).map_err(|source| {
+        Failure::Ingest(IngestError::Open {
+            path: file.to_path_buf(),
+            source,
+        })
+    })?;
+    let input = Named {
+        name: &name,
+        reader,
+    };
+    import(format, input, Target { analysis, store }, opts)
+}
+
+/// Where an import goes: the classifier, then the store.
+pub struct Target<'a> {
+    pub analysis: &'a Analysis,
+    pub store: &'a mut dyn Store,
+}
+
+/// Imports from any reader: classified on the parser threads, stored in batches.
+pub fn import<R: std::io::Read + Send>(
+    format: Format,
+    input: Named<'_, R>,
+    target: Target<'_>,
+    opts: &IngestOptions,
+) -> Result<IngestReport, Failure> {
+    let Target { analysis, store } = target;
     let mut pending: Vec<Import> = Vec::with_capacity(BATCH);
     let mut store_error: Option<StoreError> = None;
     let map = |observations: &[Observation]| -> Vec<Option<Classification>> {
@@ -111,7 +139,7 @@ fn import_file(
         map: &map,
         sink: &mut sink,
     };
-    let result = read_file_with(format, file, stages, opts);
+    let result = read_with(format, input, stages, opts);
     if let Some(e) = store_error {
         return Err(Failure::Store(e));
     }

@@ -33,7 +33,14 @@ pub fn run(args: StatsArgs) -> Result<Exit> {
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let store = SqliteStore::open(&db)?;
     let services = store.services(&ServiceFilter::default())?;
-    let groups = count(&services, &args, since);
+    let groups = rank(
+        &services,
+        Grouping {
+            by: args.by,
+            category: args.category.as_deref(),
+            since,
+        },
+    );
     let total: u64 = groups.iter().map(|(_, n)| n).sum();
     let shown = &groups[..groups.len().min(args.top)];
     let by = by_name(args.by);
@@ -75,23 +82,27 @@ pub fn run(args: StatsArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// How services are grouped and which are counted.
+#[derive(Debug, Clone, Copy)]
+pub struct Grouping<'a> {
+    pub by: StatsBy,
+    pub category: Option<&'a str>,
+    pub since: Option<Timestamp>,
+}
+
 /// Groups, largest first (ties by name, so the order is stable).
-fn count(
-    services: &[StoredService],
-    args: &StatsArgs,
-    since: Option<Timestamp>,
-) -> Vec<(String, u64)> {
+pub fn rank(services: &[StoredService], g: Grouping<'_>) -> Vec<(String, u64)> {
     let mut groups: BTreeMap<String, u64> = BTreeMap::new();
     for s in services {
-        if since.is_some_and(|t| s.last_seen < t) {
+        if g.since.is_some_and(|t| s.last_seen < t) {
             continue;
         }
-        if let Some(c) = &args.category {
-            if s.service.category.as_deref() != Some(c.as_str()) {
-                continue;
-            }
+        if g.category
+            .is_some_and(|c| s.service.category.as_deref() != Some(c))
+        {
+            continue;
         }
-        let key = key(&s.service, args.by).unwrap_or_else(|| UNKNOWN.to_string());
+        let key = key(&s.service, g.by).unwrap_or_else(|| UNKNOWN.to_string());
         *groups.entry(key).or_default() += 1;
     }
     let mut v: Vec<(String, u64)> = groups.into_iter().collect();

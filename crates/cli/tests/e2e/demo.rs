@@ -21,6 +21,11 @@ fn demo_finds_every_simulated_service() {
         "escape reached the terminal"
     );
     assert!(out.contains("PACS-CONSOLE"), "{out}");
+    // The bundled Shodan sample went through the same classifier: the research's figure.
+    assert!(
+        out.contains("imaging by country   DE 3, GB 2, US 2, BR 1"),
+        "{out}"
+    );
 
     // The two PACS speak real DICOM: the open one lets anyone query, the strict one checks
     // the called AE title. The store says so, and so does the table.
