@@ -6,7 +6,8 @@
 //! `scripts/peers/apps/install`, which `scripts/install-test-deps` runs); one test drives them
 //! all, because they are one lab to start and stop, and asserts each peer's details exactly —
 //! the whole map, so a key that should be absent (a version a locked server did not give, an
-//! `auth_required` the MySQL greeting cannot tell) is checked too — then reads what the peers
+//! `auth_required` the MySQL greeting cannot tell) is checked too — and its exact
+//! classification by the shipped signatures, then reads what the peers
 //! recorded they were sent (one MSH-only NMQ with processing ID `T` per HL7 peer, only the
 //! documented MongoDB commands and HTTP requests, no SQL statement in PostgreSQL's log, one
 //! `INFO` in Redis's command statistics), and finally scans the peers through the engine on
@@ -25,7 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use medsurface_model::Details;
+use medsurface_analyze::{Category, Classifier};
+use medsurface_model::{Details, Observation, Source, Timestamp, Transport};
 use medsurface_scan::probes::{self, db, hl7};
 use medsurface_scan::{ProbeContext, ProbeOutput};
 use serde_json::{json, Value};
@@ -152,6 +154,46 @@ fn assert_vocabulary(what: &str, d: &Details) {
     }
 }
 
+/// The classifier's verdict on one observation: the winning signature, its category and
+/// product, and the version it read. `None` (no signature claims it) is a verdict too.
+#[derive(Debug, PartialEq, Eq)]
+struct Verdict {
+    signature: String,
+    category: Category,
+    product: String,
+    version: Option<String>,
+}
+
+fn verdict(signature: &str, category: Category, product: &str, version: Option<&str>) -> Verdict {
+    Verdict {
+        signature: signature.into(),
+        category,
+        product: product.into(),
+        version: version.map(str::to_string),
+    }
+}
+
+/// Classifies a probe output as the engine records it (the peer's own port).
+fn classify(classifier: &Classifier, probe: &str, port: u16, out: &ProbeOutput) -> Option<Verdict> {
+    let obs = Observation {
+        ip: "127.0.0.1".parse().expect("ip"),
+        port,
+        transport: Transport::Tcp,
+        hostname: None,
+        protocol: out.protocol.clone(),
+        probe: probe.into(),
+        source: Source::Scan,
+        seen_at: Timestamp::now(),
+        details: out.details.clone(),
+    };
+    classifier.classify(&obs).map(|c| Verdict {
+        signature: c.signature,
+        category: c.category,
+        product: c.product,
+        version: c.version,
+    })
+}
+
 fn as_map(v: Value) -> Details {
     v.as_object().expect("object").clone().into_iter().collect()
 }
@@ -161,7 +203,9 @@ async fn real_and_synthetic_peers_give_their_exact_facts() {
     let lab = Lab::start();
     let ctx = ctx();
     let mut bad = Vec::new();
-    let mut check = |peer: &str, out: ProbeOutput, protocol: &str, want: Value| {
+    // Each output, with the probe that made it (named as its protocol), for classification.
+    let mut outputs: Vec<(String, &str, ProbeOutput)> = Vec::new();
+    let mut check = |peer: &str, out: ProbeOutput, protocol: &'static str, want: Value| {
         assert_vocabulary(peer, &out.details);
         let want = as_map(want);
         if out.protocol.as_deref() != Some(protocol) || out.details != want {
@@ -172,6 +216,7 @@ async fn real_and_synthetic_peers_give_their_exact_facts() {
                 serde_json::to_string(&want).unwrap_or_default()
             ));
         }
+        outputs.push((peer.to_string(), protocol, out));
     };
 
     // HL7: python-hl7 acknowledges anything (AA); hl7apy, set up as an ADT^A01 receiver,
@@ -376,6 +421,66 @@ async fn real_and_synthetic_peers_give_their_exact_facts() {
     let (out, _) = run(lab.port("mariadb"), &ctx, probe_fn!(db::postgres::probe)).await;
     assert_eq!(out.protocol, None, "postgres on mariadb: {:?}", out.details);
     assert!(!out.details.contains_key("db.product"));
+
+    // Classification of every output above by the shipped signatures. The HL7 peers are
+    // libraries whose sending application is whatever the lab configured, so only the generic
+    // MLLP listener fits, with MSH-12 as its version; a database's version is read only when
+    // its handshake gave one (not from a locked Redis or Elasticsearch, nor from PostgreSQL
+    // without a session).
+    let classifier = Classifier::builtin().expect("the shipped signatures load");
+    let hl7 = || {
+        Some(verdict(
+            "generic-hl7-mllp",
+            Category::Interface,
+            "HL7 v2 interface",
+            Some("2.5"),
+        ))
+    };
+    let db = |signature: &str, product: &str, version: Option<String>| {
+        Some(verdict(
+            signature,
+            Category::Database,
+            product,
+            version.as_deref(),
+        ))
+    };
+    let v = |product: &str| Some(lab.version(product));
+    let expected_verdicts: Vec<(&str, Option<Verdict>)> = vec![
+        ("python-hl7", hl7()),
+        ("hl7apy", hl7()),
+        (
+            "pg-trust-tls",
+            db("postgresql", "PostgreSQL", v("postgresql")),
+        ),
+        ("pg-trust", db("postgresql", "PostgreSQL", None)),
+        ("pg-password", db("postgresql", "PostgreSQL", None)),
+        ("redis-open", db("redis", "Redis", v("redis"))),
+        ("redis-auth", db("redis", "Redis", None)),
+        ("mariadb", db("mariadb", "MariaDB", v("mariadb"))),
+        ("mongo-open", db("mongodb", "MongoDB", v("mongodb"))),
+        ("mongo-auth", db("mongodb", "MongoDB", v("mongodb"))),
+        (
+            "mongo-legacy",
+            db("mongodb", "MongoDB", v("mongodb-legacy")),
+        ),
+        (
+            "es-open",
+            db("elasticsearch", "Elasticsearch", v("elasticsearch")),
+        ),
+        ("es-auth", db("elasticsearch", "Elasticsearch", None)),
+    ];
+    let named: Vec<&str> = expected_verdicts.iter().map(|(n, _)| *n).collect();
+    let observed: Vec<&str> = outputs.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(named, observed, "one expected verdict per observation");
+    for ((peer, probe, out), (_, want)) in outputs.iter().zip(&expected_verdicts) {
+        let got = classify(&classifier, probe, lab.port(peer), out);
+        if &got != want {
+            bad.push(format!(
+                "{peer}: classified {got:?}, expected {want:?}\n    all details: {}",
+                serde_json::to_string(&out.details).unwrap_or_default()
+            ));
+        }
+    }
 
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 

@@ -4,9 +4,10 @@
 //! The real peers are started by `scripts/peers/start` (installed by `scripts/peers/install`,
 //! which `scripts/install-test-deps` runs) with synthetic studies whose patient names and ids
 //! are unique canaries. One test drives them all, because they are one lab to start and stop:
-//! it asserts each peer's exact verdict, checks that nmap's dicom-ping agrees with us on
-//! accept/reject for every peer, and searches every observation and the SQLite database they
-//! were stored in for the canaries. The hostile peers are in-process listeners, one test each.
+//! it asserts each peer's exact verdict, classifies every observation with the shipped
+//! signatures and asserts the exact signature, category, product and version, checks that
+//! nmap's dicom-ping agrees with us on accept/reject for every peer, and searches every
+//! observation and the SQLite database they were stored in for the canaries. The hostile peers are in-process listeners, one test each.
 //! Nothing sleeps to synchronise: readiness is polled by the start script, and the hostile
 //! peers sleep only to be slow on purpose.
 
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use medsurface_analyze::{Category, Classifier};
 use medsurface_model::{Details, Observation, Source, Timestamp, Transport};
 use medsurface_proto::dicom::ae_titles;
 use medsurface_proto::dicom::details::keys;
@@ -136,6 +138,62 @@ fn check(peer: &str, out: &ProbeOutput, expected: &[(&str, Value)]) -> Vec<Strin
         }
     }
     bad
+}
+
+/// The classifier's verdict on one observation: the winning signature, its category and
+/// product, and the version it read. `None` (no signature claims it) is a verdict too.
+#[derive(Debug, PartialEq, Eq)]
+struct Verdict {
+    signature: String,
+    category: Category,
+    product: String,
+    version: Option<String>,
+}
+
+fn verdict(signature: &str, category: Category, product: &str, version: Option<&str>) -> Verdict {
+    Verdict {
+        signature: signature.into(),
+        category,
+        product: product.into(),
+        version: version.map(str::to_string),
+    }
+}
+
+/// Classifies a probe output as the engine records it (the peer's own port, transient fields
+/// still present, as the binary classifies before stripping them).
+fn classify(classifier: &Classifier, probe: &str, port: u16, out: &ProbeOutput) -> Option<Verdict> {
+    let obs = Observation {
+        ip: "127.0.0.1".parse().expect("ip"),
+        port,
+        transport: Transport::Tcp,
+        hostname: None,
+        protocol: out.protocol.clone(),
+        probe: probe.into(),
+        source: Source::Scan,
+        seen_at: Timestamp::now(),
+        details: out.details.clone(),
+    };
+    classifier.classify(&obs).map(|c| Verdict {
+        signature: c.signature,
+        category: c.category,
+        product: c.product,
+        version: c.version,
+    })
+}
+
+/// The DCMTK version of the installed tools, as `dcmqrscp --version` states it (`v3.6.7`):
+/// Orthanc (Debian) links the same library, so every DCMTK peer must be classified with it.
+fn dcmtk_version() -> String {
+    let out = Command::new("dcmqrscp")
+        .arg("--version")
+        .output()
+        .expect("run dcmqrscp --version");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix('v'))
+        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("no version in dcmqrscp --version: {text}"))
+        .to_string()
 }
 
 /// nmap's dicom-ping verdict per port: true = "Any AET is accepted", false = "Called AET check
@@ -459,6 +517,85 @@ async fn real_peers_verdicts_nmap_agreement_and_no_patient_data() {
             other => failures.push(format!(
                 "port {port}: nmap says {other:?}, we say accepted={accepted}"
             )),
+        }
+    }
+
+    // --- classification: every observation above, by the shipped signatures ---
+    // Orthanc (Debian build) answers with DCMTK's own implementation UID and version name, so
+    // on DICOM alone it is DCMTK (knowledge/dicom-implementations.toml, "Known limits"); its
+    // web interface is what names it Orthanc (tests/web_peers.rs). A refusal carries no
+    // implementation facts: only the generic "DICOM server (association refused)" fits, unless
+    // a later association with a known AE title was accepted and identified the toolkit.
+    let classifier = Classifier::builtin().expect("the shipped signatures load");
+    let dcmtk_v = dcmtk_version();
+    let dcmtk = || {
+        Some(verdict(
+            "dcmtk-dicom",
+            Category::Imaging,
+            "DCMTK",
+            Some(&dcmtk_v),
+        ))
+    };
+    let pynetdicom = || {
+        Some(verdict(
+            "pynetdicom-dicom",
+            Category::Imaging,
+            "pynetdicom",
+            Some("3.0.4"),
+        ))
+    };
+    let refused = || {
+        Some(verdict(
+            "generic-dicom-rejecting",
+            Category::Imaging,
+            "DICOM server",
+            None,
+        ))
+    };
+    let expected_verdicts: Vec<(&str, Option<Verdict>)> = vec![
+        ("orthanc-open", dcmtk()),
+        ("orthanc-strict", refused()),
+        ("dcmqrscp", refused()),
+        ("storescp", dcmtk()),
+        ("pynetdicom-open", pynetdicom()),
+        ("pynetdicom-strict", refused()),
+        // pynetdicom presenting Conquest's UID and version name (peers.py `vendor`).
+        (
+            "pynetdicom-vendor",
+            Some(verdict(
+                "conquest-dicom",
+                Category::Imaging,
+                "Conquest DICOM server",
+                Some("1.5.0"),
+            )),
+        ),
+        ("pynetdicom-leaky", pynetdicom()),
+        ("orthanc-strict (own title)", refused()),
+        ("orthanc-strict (trusted)", dcmtk()),
+        ("pynetdicom-strict (own title)", refused()),
+        ("pynetdicom-strict (trusted)", pynetdicom()),
+        ("dcmqrscp (ae titles)", dcmtk()),
+        ("orthanc-strict (ae titles)", refused()),
+        ("orthanc-open (count)", dcmtk()),
+        ("orthanc-open (capped count)", dcmtk()),
+        ("pynetdicom-open (count)", pynetdicom()),
+        ("pynetdicom-open (capped count)", pynetdicom()),
+        ("pynetdicom-tls (tls)", pynetdicom()),
+        // Plain DICOM to a TLS port, and TLS to a plain port: nothing to claim.
+        ("pynetdicom-tls (plain)", None),
+        ("pynetdicom-open (tls)", None),
+    ];
+    let named: Vec<&str> = expected_verdicts.iter().map(|(n, _)| *n).collect();
+    let observed: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(named, observed, "one expected verdict per observation");
+    for ((name, out), (_, want)) in outputs.iter().zip(&expected_verdicts) {
+        let peer = name.split(" (").next().unwrap_or(name);
+        let got = classify(&classifier, "dicom", lab.port(peer), out);
+        if &got != want {
+            failures.push(format!(
+                "{name}: classified {got:?}, expected {want:?}\n    all details: {}",
+                serde_json::to_string(&out.details).unwrap_or_default()
+            ));
         }
     }
 

@@ -6,7 +6,8 @@
 //!
 //! The peers are started by `scripts/peers/web/start` (installed by `scripts/peers/web/install`,
 //! which `scripts/install-test-deps` runs). One test drives them all, as one lab: it asserts
-//! each peer's exact facts, and proves that no canary (patient name or id the FHIR server and
+//! each peer's exact facts and its exact classification by the shipped signatures, and proves
+//! that no canary (patient name or id the FHIR server and
 //! the Orthanc studies hold) reaches any probe output — transient keys included — or the SQLite
 //! database the observations are stored in. Readiness is polled by the start script.
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use medsurface_analyze::{Category, Classifier};
 use medsurface_model::fields::{field, strip_transient};
 use medsurface_model::{Details, Observation, Source, Timestamp, Transport};
 use medsurface_scan::probes::http::{self, RecordCount, WebTls};
@@ -150,6 +152,50 @@ fn check(
         }
     }
     bad
+}
+
+/// The classifier's verdict on one observation: the winning signature, its category and
+/// product, and the version it read. `None` (no signature claims it) is a verdict too.
+#[derive(Debug, PartialEq, Eq)]
+struct Verdict {
+    signature: String,
+    category: Category,
+    product: String,
+    version: Option<String>,
+}
+
+fn verdict(signature: &str, category: Category, product: &str, version: Option<&str>) -> Verdict {
+    Verdict {
+        signature: signature.into(),
+        category,
+        product: product.into(),
+        version: version.map(str::to_string),
+    }
+}
+
+/// A probe output as the engine records it: the peer's own port, and the transient fields
+/// still present (the binary classifies before it strips them).
+fn observation(probe: &str, port: u16, out: &ProbeOutput) -> Observation {
+    Observation {
+        ip: "127.0.0.1".parse().expect("ip"),
+        port,
+        transport: Transport::Tcp,
+        hostname: None,
+        protocol: out.protocol.clone(),
+        probe: probe.into(),
+        source: Source::Scan,
+        seen_at: Timestamp::now(),
+        details: out.details.clone(),
+    }
+}
+
+fn classify(classifier: &Classifier, obs: &Observation) -> Option<Verdict> {
+    classifier.classify(obs).map(|c| Verdict {
+        signature: c.signature,
+        category: c.category,
+        product: c.product,
+        version: c.version,
+    })
 }
 
 fn strip(d: &Details) -> Details {
@@ -359,6 +405,61 @@ async fn real_web_peers_exact_facts_and_no_patient_data() {
         &expected,
     ));
     outputs.push(("tls-legacy (web probe)".into(), out));
+
+    // Classification of every observation above by the shipped signatures. Orthanc Explorer
+    // wins the open Orthanc (title and favicon weigh more than the DICOMweb path), and its
+    // DICOMweb base is Orthanc's too: the plugin's signature must be the runner-up. The
+    // openssl peers are no product: their certificates feed enrichment, not classification.
+    let classifier = Classifier::builtin().expect("the shipped signatures load");
+    let orthanc = |signature| Some(verdict(signature, Category::Imaging, "Orthanc", None));
+    // node-fhir-server-core hard-codes software.version 1.4.0, which is not the package's
+    // version, so the signature reads none (signatures/node-fhir-server-core.toml).
+    let node_fhir = || {
+        Some(verdict(
+            "node-fhir-server-core",
+            Category::Interface,
+            "node-fhir-server-core",
+            None,
+        ))
+    };
+    let expected_verdicts: Vec<(&str, &str, Option<Verdict>)> = vec![
+        ("orthanc-web-open", "http", orthanc("orthanc-explorer")),
+        ("orthanc-web-locked", "http", orthanc("orthanc-secure-area")),
+        ("fhir-open", "http", node_fhir()),
+        ("fhir-open (count)", "http", node_fhir()),
+        ("fhir-locked", "http", node_fhir()),
+        ("tls-modern", "http", None),
+        ("tls-modern (by port)", "http", None),
+        ("tls-modern (tls probe)", "tls", None),
+        ("tls-legacy", "tls", None),
+        ("tls-legacy (web probe)", "http", None),
+    ];
+    let named: Vec<&str> = expected_verdicts.iter().map(|(n, _, _)| *n).collect();
+    let observed: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(named, observed, "one expected verdict per observation");
+    for ((name, out), (_, probe, want)) in outputs.iter().zip(&expected_verdicts) {
+        let peer = name.split(" (").next().unwrap_or(name);
+        let obs = observation(probe, lab.port(peer), out);
+        let got = classify(&classifier, &obs);
+        if &got != want {
+            failures.push(format!(
+                "{name}: classified {got:?}, expected {want:?}\n    all details: {}",
+                serde_json::to_string(&strip(&out.details)).unwrap_or_default()
+            ));
+        }
+        if *name == "orthanc-web-open" {
+            let candidates: Vec<&str> = classifier
+                .classify_all(&obs)
+                .iter()
+                .map(|m| m.signature.id.as_str())
+                .collect();
+            if candidates.get(1) != Some(&"orthanc-dicomweb")
+                || !candidates.contains(&"generic-dicomweb")
+            {
+                failures.push(format!("{name}: candidates {candidates:?}"));
+            }
+        }
+    }
 
     // No canary anywhere: not in any output (transient keys included) ...
     let canaries = lab.canaries();
