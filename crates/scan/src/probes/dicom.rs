@@ -777,7 +777,6 @@ async fn release<S: AsyncRead + AsyncWrite + Unpin>(wire: &mut Wire<'_, S>) -> R
 /// recording version, cipher and certificate with the TLS probe's `tls.*` keys (one writer,
 /// `medsurface_proto::tls::write_details`).
 mod tls {
-    use std::sync::{Arc, OnceLock};
 
     use medsurface_model::Details;
     use medsurface_proto::dicom::details::keys;
@@ -785,92 +784,20 @@ mod tls {
     use tokio::net::TcpStream;
     use tokio::time::{timeout_at, Instant};
     use tokio_rustls::client::TlsStream;
-    use tokio_rustls::rustls::client::danger::{
-        HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-    };
-    use tokio_rustls::rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature};
-    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-    use tokio_rustls::TlsConnector;
+    use tokio_rustls::rustls::pki_types::ServerName;
 
+    use crate::probes::inspect_tls::{connector, Alpn};
     use crate::probes::ProbeContext;
 
     /// What the handshake showed, written with the TLS probe's `tls.*` keys.
     pub(super) type Facts = medsurface_proto::tls::TlsFacts;
-
-    /// Accepts every certificate: a scanner records what a server presents; it sends nothing
-    /// secret over the channel.
-    #[derive(Debug)]
-    struct AcceptAny(Arc<tokio_rustls::rustls::crypto::CryptoProvider>);
-
-    impl ServerCertVerifier for AcceptAny {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, tokio_rustls::rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, tokio_rustls::rustls::Error> {
-            verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, tokio_rustls::rustls::Error> {
-            verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-
-    fn connector() -> Option<TlsConnector> {
-        static CONFIG: OnceLock<Option<Arc<ClientConfig>>> = OnceLock::new();
-        CONFIG
-            .get_or_init(|| {
-                let provider = Arc::new(ring::default_provider());
-                let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
-                    .with_safe_default_protocol_versions()
-                    .ok()?
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-                    .with_no_client_auth();
-                Some(Arc::new(config))
-            })
-            .clone()
-            .map(TlsConnector::from)
-    }
 
     pub(super) async fn connect<'s>(
         stream: &'s mut TcpStream,
         ctx: &ProbeContext,
         budget_end: Instant,
     ) -> Result<(TlsStream<&'s mut TcpStream>, Facts), &'static str> {
-        let connector = connector().ok_or("config")?;
+        let connector = connector(Alpn::None).ok_or("config")?;
         let name = stream
             .peer_addr()
             .map(|a| ServerName::IpAddress(a.ip().into()))

@@ -24,6 +24,7 @@ pub mod dicomweb;
 pub mod fhir;
 pub mod hl7;
 pub mod http;
+mod inspect_tls;
 pub mod tls;
 
 use std::future::Future;

@@ -14,7 +14,6 @@
 //! same `tls.*` keys before it speaks HTTP, and 2762 belongs to the DICOM probe.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
 
 use medsurface_model::Details;
 use medsurface_proto::tls::{self as wire, CertFacts, TlsFacts};
@@ -23,17 +22,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::client::danger::{
-    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-};
-use tokio_rustls::rustls::crypto::{
-    ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider,
-};
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::{Probe, ProbeContext, ProbeFuture, ProbeOutput};
+use crate::probes::inspect_tls::{connector, Alpn};
 
 /// Ports whose protocol runs inside TLS from the first byte and that no other probe claims:
 /// SMTPS, LDAPS, IMAPS, POP3S, SIPS, syslog over TLS.
@@ -104,75 +96,6 @@ pub async fn probe(stream: &mut TcpStream, ctx: &ProbeContext) -> ProbeOutput {
     }
 }
 
-/// Accepts every certificate (see the module text); signatures of the handshake itself are
-/// still checked, so the facts come from a real TLS session.
-#[derive(Debug)]
-struct AcceptAny(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, tokio_rustls::rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, tokio_rustls::rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, tokio_rustls::rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn connector() -> Option<TlsConnector> {
-    static CONFIG: OnceLock<Option<Arc<ClientConfig>>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let provider = Arc::new(ring::default_provider());
-            let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
-                .with_safe_default_protocol_versions()
-                .ok()?
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-                .with_no_client_auth();
-            // HTTP/1.1 only: the web probe speaks nothing else.
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Some(Arc::new(config))
-        })
-        .clone()
-        .map(TlsConnector::from)
-}
-
 /// Why a TLS attempt failed, by kind.
 pub type TlsFailure = &'static str;
 
@@ -185,7 +108,7 @@ pub async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let connector = connector().ok_or("tls-config")?;
+    let connector = connector(Alpn::Http11).ok_or("tls-config")?;
     // No SNI: the probe talks to an address, and rustls sends none for an IP server name.
     let name = ServerName::IpAddress(peer.into());
     let tls = match timeout_at(deadline, connector.connect(name, stream)).await {

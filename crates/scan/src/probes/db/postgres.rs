@@ -11,22 +11,15 @@
 //! TLS certificates are not verified (a scanner records what the server presents and sends
 //! nothing secret); the TLS facts themselves are the TLS probe's business, not recorded here.
 
-use std::sync::{Arc, OnceLock};
-
 use medsurface_model::Details;
 use medsurface_proto::db::postgres::{self as pg, Message, Next, Session, SslAnswer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout_at;
-use tokio_rustls::rustls::client::danger::{
-    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-};
-use tokio_rustls::rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature};
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::{profile_port, read_until, record_other, write_before, Budget, ReadEnd};
+use crate::probes::inspect_tls::{connector, Alpn};
 use crate::probes::{Probe, ProbeContext, ProbeFuture, ProbeOutput};
 
 /// The user and database named in the StartupMessage: the scanner names itself.
@@ -166,78 +159,10 @@ async fn tls<'s>(
     stream: &'s mut TcpStream,
     budget: &Budget,
 ) -> Option<tokio_rustls::client::TlsStream<&'s mut TcpStream>> {
-    let connector = connector()?;
+    let connector = connector(Alpn::None)?;
     let name = ServerName::IpAddress(stream.peer_addr().ok()?.ip().into());
     match timeout_at(budget.next_wait(), connector.connect(name, stream)).await {
         Ok(Ok(tls)) => Some(tls),
         _ => None,
     }
-}
-
-/// Accepts every certificate: a scanner records what a server presents and sends nothing
-/// secret over the channel. (The DICOM and TLS probes carry the same verifier; one shared copy
-/// belongs in a common module once those settle.)
-#[derive(Debug)]
-struct AcceptAny(Arc<tokio_rustls::rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, tokio_rustls::rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, tokio_rustls::rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, tokio_rustls::rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn connector() -> Option<TlsConnector> {
-    static CONFIG: OnceLock<Option<Arc<ClientConfig>>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let provider = Arc::new(ring::default_provider());
-            let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
-                .with_safe_default_protocol_versions()
-                .ok()?
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-                .with_no_client_auth();
-            Some(Arc::new(config))
-        })
-        .clone()
-        .map(TlsConnector::from)
 }
