@@ -37,7 +37,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Profile {
-    /// DICOM, HL7, Orthanc, web, FHIR and clinical database ports (see `medsurface scan --help`).
+    /// DICOM, HL7, Orthanc, web, FHIR and clinical database ports (the README lists each with
+    /// its reason).
     Medical,
 }
 
