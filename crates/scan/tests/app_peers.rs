@@ -20,23 +20,23 @@
 //! PostgreSQL's log is polled (bounded) for the line it writes after a client has gone; the
 //! hostile peers sleep only to be slow on purpose.
 
+mod common;
+
+use common::*;
+
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use medsurface_analyze::{Category, Classifier};
-use medsurface_model::{Details, Observation, Source, Timestamp, Transport};
+use medsurface_model::Details;
 use medsurface_scan::probes::{self, db, hl7};
 use medsurface_scan::{ProbeContext, ProbeOutput};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// A running lab; stopped (by the pids it recorded) when dropped.
 struct Lab {
@@ -152,46 +152,6 @@ fn assert_vocabulary(what: &str, d: &Details) {
             "{what}: key {key} is not in medsurface_model::fields"
         );
     }
-}
-
-/// The classifier's verdict on one observation: the winning signature, its category and
-/// product, and the version it read. `None` (no signature claims it) is a verdict too.
-#[derive(Debug, PartialEq, Eq)]
-struct Verdict {
-    signature: String,
-    category: Category,
-    product: String,
-    version: Option<String>,
-}
-
-fn verdict(signature: &str, category: Category, product: &str, version: Option<&str>) -> Verdict {
-    Verdict {
-        signature: signature.into(),
-        category,
-        product: product.into(),
-        version: version.map(str::to_string),
-    }
-}
-
-/// Classifies a probe output as the engine records it (the peer's own port).
-fn classify(classifier: &Classifier, probe: &str, port: u16, out: &ProbeOutput) -> Option<Verdict> {
-    let obs = Observation {
-        ip: "127.0.0.1".parse().expect("ip"),
-        port,
-        transport: Transport::Tcp,
-        hostname: None,
-        protocol: out.protocol.clone(),
-        probe: probe.into(),
-        source: Source::Scan,
-        seen_at: Timestamp::now(),
-        details: out.details.clone(),
-    };
-    classifier.classify(&obs).map(|c| Verdict {
-        signature: c.signature,
-        category: c.category,
-        product: c.product,
-        version: c.version,
-    })
 }
 
 fn as_map(v: Value) -> Details {

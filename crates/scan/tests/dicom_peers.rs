@@ -11,9 +11,13 @@
 //! Nothing sleeps to synchronise: readiness is polled by the start script, and the hostile
 //! peers sleep only to be slow on purpose.
 
+mod common;
+
+use common::*;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -27,10 +31,6 @@ use medsurface_store::{SqliteStore, Store};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// A running lab; stopped (by the pids it recorded) when dropped.
 struct Lab {
@@ -138,47 +138,6 @@ fn check(peer: &str, out: &ProbeOutput, expected: &[(&str, Value)]) -> Vec<Strin
         }
     }
     bad
-}
-
-/// The classifier's verdict on one observation: the winning signature, its category and
-/// product, and the version it read. `None` (no signature claims it) is a verdict too.
-#[derive(Debug, PartialEq, Eq)]
-struct Verdict {
-    signature: String,
-    category: Category,
-    product: String,
-    version: Option<String>,
-}
-
-fn verdict(signature: &str, category: Category, product: &str, version: Option<&str>) -> Verdict {
-    Verdict {
-        signature: signature.into(),
-        category,
-        product: product.into(),
-        version: version.map(str::to_string),
-    }
-}
-
-/// Classifies a probe output as the engine records it (the peer's own port, transient fields
-/// still present, as the binary classifies before stripping them).
-fn classify(classifier: &Classifier, probe: &str, port: u16, out: &ProbeOutput) -> Option<Verdict> {
-    let obs = Observation {
-        ip: "127.0.0.1".parse().expect("ip"),
-        port,
-        transport: Transport::Tcp,
-        hostname: None,
-        protocol: out.protocol.clone(),
-        probe: probe.into(),
-        source: Source::Scan,
-        seen_at: Timestamp::now(),
-        details: out.details.clone(),
-    };
-    classifier.classify(&obs).map(|c| Verdict {
-        signature: c.signature,
-        category: c.category,
-        product: c.product,
-        version: c.version,
-    })
 }
 
 /// The DCMTK version of the installed tools, as `dcmqrscp --version` states it (`v3.6.7`):

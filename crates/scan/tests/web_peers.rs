@@ -11,7 +11,11 @@
 //! the Orthanc studies hold) reaches any probe output — transient keys included — or the SQLite
 //! database the observations are stored in. Readiness is polled by the start script.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::*;
+
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -24,10 +28,6 @@ use medsurface_scan::{ProbeContext, ProbeOutput};
 use medsurface_store::{SqliteStore, Store};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// A running lab; stopped (by the pids it recorded) when dropped.
 struct Lab {
@@ -152,50 +152,6 @@ fn check(
         }
     }
     bad
-}
-
-/// The classifier's verdict on one observation: the winning signature, its category and
-/// product, and the version it read. `None` (no signature claims it) is a verdict too.
-#[derive(Debug, PartialEq, Eq)]
-struct Verdict {
-    signature: String,
-    category: Category,
-    product: String,
-    version: Option<String>,
-}
-
-fn verdict(signature: &str, category: Category, product: &str, version: Option<&str>) -> Verdict {
-    Verdict {
-        signature: signature.into(),
-        category,
-        product: product.into(),
-        version: version.map(str::to_string),
-    }
-}
-
-/// A probe output as the engine records it: the peer's own port, and the transient fields
-/// still present (the binary classifies before it strips them).
-fn observation(probe: &str, port: u16, out: &ProbeOutput) -> Observation {
-    Observation {
-        ip: "127.0.0.1".parse().expect("ip"),
-        port,
-        transport: Transport::Tcp,
-        hostname: None,
-        protocol: out.protocol.clone(),
-        probe: probe.into(),
-        source: Source::Scan,
-        seen_at: Timestamp::now(),
-        details: out.details.clone(),
-    }
-}
-
-fn classify(classifier: &Classifier, obs: &Observation) -> Option<Verdict> {
-    classifier.classify(obs).map(|c| Verdict {
-        signature: c.signature,
-        category: c.category,
-        product: c.product,
-        version: c.version,
-    })
 }
 
 fn strip(d: &Details) -> Details {
@@ -440,7 +396,7 @@ async fn real_web_peers_exact_facts_and_no_patient_data() {
     for ((name, out), (_, probe, want)) in outputs.iter().zip(&expected_verdicts) {
         let peer = name.split(" (").next().unwrap_or(name);
         let obs = observation(probe, lab.port(peer), out);
-        let got = classify(&classifier, &obs);
+        let got = classify_observation(&classifier, &obs);
         if &got != want {
             failures.push(format!(
                 "{name}: classified {got:?}, expected {want:?}\n    all details: {}",
