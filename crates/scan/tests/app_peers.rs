@@ -26,8 +26,6 @@ use common::*;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use medsurface_analyze::{Category, Classifier};
@@ -38,37 +36,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// A running lab; stopped (by the pids it recorded) when dropped.
-struct Lab {
-    state: PathBuf,
-    json: Value,
-}
-
-impl Lab {
-    fn start() -> Lab {
-        let state =
-            std::env::temp_dir().join(format!("medsurface-app-peers-{}", std::process::id()));
-        let out = Command::new(repo_root().join("scripts/peers/apps/start"))
-            .arg(&state)
-            .output()
-            .expect("run scripts/peers/apps/start (run scripts/install-test-deps first)");
-        assert!(
-            out.status.success(),
-            "scripts/peers/apps/start failed (run scripts/install-test-deps first):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let json: Value =
-            serde_json::from_slice(&std::fs::read(state.join("apps.json")).expect("apps.json"))
-                .expect("apps.json is JSON");
-        Lab { state, json }
-    }
-
-    fn port(&self, peer: &str) -> u16 {
-        self.json["peers"][peer]["port"]
-            .as_u64()
-            .expect("peer port") as u16
-    }
-
+impl PeerLab {
     /// The requests a synthetic or HL7 peer recorded, one per line.
     fn requests(&self, peer: &str) -> Vec<String> {
         let path = self.json["peers"][peer]["requests"]
@@ -101,14 +69,6 @@ impl Lab {
             .as_str()
             .expect("version")
             .to_string()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/peers/apps/stop"))
-            .arg(&self.state)
-            .output();
     }
 }
 
@@ -160,7 +120,7 @@ fn as_map(v: Value) -> Details {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_and_synthetic_peers_give_their_exact_facts() {
-    let lab = Lab::start();
+    let lab = PeerLab::start("scripts/peers/apps", "apps.json");
     let ctx = ctx();
     let mut bad = Vec::new();
     // Each output, with the probe that made it (named as its protocol), for classification.

@@ -17,7 +17,6 @@ use common::*;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -32,37 +31,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// A running lab; stopped (by the pids it recorded) when dropped.
-struct Lab {
-    state: PathBuf,
-    json: Value,
-}
-
-impl Lab {
-    fn start() -> Lab {
-        let state =
-            std::env::temp_dir().join(format!("medsurface-dicom-peers-{}", std::process::id()));
-        let out = Command::new(repo_root().join("scripts/peers/start"))
-            .arg(&state)
-            .output()
-            .expect("run scripts/peers/start (run scripts/install-test-deps first)");
-        assert!(
-            out.status.success(),
-            "scripts/peers/start failed (run scripts/install-test-deps first):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let json: Value =
-            serde_json::from_slice(&std::fs::read(state.join("peers.json")).expect("peers.json"))
-                .expect("peers.json is JSON");
-        Lab { state, json }
-    }
-
-    fn port(&self, peer: &str) -> u16 {
-        self.json["peers"][peer]["port"]
-            .as_u64()
-            .expect("peer port") as u16
-    }
-
+impl PeerLab {
     fn title(&self, peer: &str, key: &str) -> String {
         self.json["peers"][peer][key]
             .as_str()
@@ -81,19 +50,6 @@ impl Lab {
             out.push(id.trim_start_matches("CANARY-").to_string());
         }
         out
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let stopped = Command::new(repo_root().join("scripts/peers/stop"))
-            .arg(&self.state)
-            .status()
-            .is_ok_and(|s| s.success());
-        // Keep the state (logs, configurations) when stopping failed, for the post-mortem.
-        if stopped {
-            let _ = std::fs::remove_dir_all(&self.state);
-        }
     }
 }
 
@@ -202,7 +158,7 @@ fn nmap_verdicts(ports: &[u16]) -> BTreeMap<u16, bool> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_peers_verdicts_nmap_agreement_and_no_patient_data() {
-    let lab = Lab::start();
+    let lab = PeerLab::start("scripts/peers", "peers.json");
     let mut failures = Vec::new();
     let mut outputs: Vec<(String, ProbeOutput)> = Vec::new();
     let base = ctx();

@@ -15,8 +15,6 @@ mod common;
 
 use common::*;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use medsurface_analyze::{Category, Classifier};
@@ -29,38 +27,7 @@ use medsurface_store::{SqliteStore, Store};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
-/// A running lab; stopped (by the pids it recorded) when dropped.
-struct Lab {
-    state: PathBuf,
-    json: Value,
-}
-
-impl Lab {
-    fn start() -> Lab {
-        let state =
-            std::env::temp_dir().join(format!("medsurface-web-peers-{}", std::process::id()));
-        let out = Command::new(repo_root().join("scripts/peers/web/start"))
-            .arg(&state)
-            .output()
-            .expect("run scripts/peers/web/start (run scripts/install-test-deps first)");
-        assert!(
-            out.status.success(),
-            "scripts/peers/web/start failed (run scripts/install-test-deps first):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let json: Value = serde_json::from_slice(
-            &std::fs::read(state.join("web-peers.json")).expect("web-peers.json"),
-        )
-        .expect("web-peers.json is JSON");
-        Lab { state, json }
-    }
-
-    fn port(&self, peer: &str) -> u16 {
-        self.json["peers"][peer]["port"]
-            .as_u64()
-            .expect("peer port") as u16
-    }
-
+impl PeerLab {
     fn canaries(&self) -> Vec<String> {
         self.json["canaries"]
             .as_array()
@@ -68,15 +35,6 @@ impl Lab {
             .iter()
             .map(|c| c.as_str().expect("canary").to_ascii_lowercase())
             .collect()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/peers/web/stop"))
-            .arg(&self.state)
-            .output();
-        let _ = std::fs::remove_dir_all(&self.state);
     }
 }
 
@@ -162,7 +120,7 @@ fn strip(d: &Details) -> Details {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_web_peers_exact_facts_and_no_patient_data() {
-    let lab = Lab::start();
+    let lab = PeerLab::start("scripts/peers/web", "web-peers.json");
     let mut failures = Vec::new();
     let mut outputs: Vec<(String, ProbeOutput)> = Vec::new();
     let base = ctx();

@@ -72,3 +72,53 @@ pub fn classify(
 ) -> Option<Verdict> {
     classify_observation(classifier, &observation(probe, port, out))
 }
+
+/// A set of real peers started by one of the scripts under `scripts/peers/`, described by the
+/// manifest the script writes (ports, canaries, versions); stopped when dropped. The state
+/// directory (logs, configurations) is kept when stopping fails, for the post-mortem.
+pub struct PeerLab {
+    pub state: std::path::PathBuf,
+    pub json: serde_json::Value,
+    kit: &'static str,
+}
+
+impl PeerLab {
+    /// Runs `<kit>/start STATE` (e.g. `scripts/peers/web`) and reads `STATE/<manifest>`.
+    pub fn start(kit: &'static str, manifest: &str) -> PeerLab {
+        let name = kit.trim_start_matches("scripts/").replace('/', "-");
+        let state = std::env::temp_dir().join(format!("medsurface-{name}-{}", std::process::id()));
+        let out = std::process::Command::new(repo_root().join(kit).join("start"))
+            .arg(&state)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("run {kit}/start (run scripts/install-test-deps first): {e}")
+            });
+        assert!(
+            out.status.success(),
+            "{kit}/start failed (run scripts/install-test-deps first):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text =
+            std::fs::read(state.join(manifest)).unwrap_or_else(|e| panic!("{manifest}: {e}"));
+        let json = serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{manifest}: {e}"));
+        PeerLab { state, json, kit }
+    }
+
+    pub fn port(&self, peer: &str) -> u16 {
+        self.json["peers"][peer]["port"]
+            .as_u64()
+            .expect("peer port") as u16
+    }
+}
+
+impl Drop for PeerLab {
+    fn drop(&mut self) {
+        let stopped = std::process::Command::new(repo_root().join(self.kit).join("stop"))
+            .arg(&self.state)
+            .status()
+            .is_ok_and(|s| s.success());
+        if stopped {
+            let _ = std::fs::remove_dir_all(&self.state);
+        }
+    }
+}
