@@ -12,8 +12,11 @@
 
 pub mod classify;
 pub mod fields;
+pub mod risk;
 pub mod scan;
+pub mod supply;
 pub mod text;
+pub mod version;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -186,23 +189,28 @@ pub struct ProbeResult {
     pub classification: Option<classify::Classification>,
 }
 
-/// DREAD factors of a service, each 0–10, with the evidence for each value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Dread {
-    pub damage: u8,
-    pub reproducibility: u8,
-    pub exploitability: u8,
-    pub affected_users: u8,
-    pub discoverability: u8,
-    pub score: f32,
-    pub evidence: BTreeMap<String, String>,
-}
+pub use risk::{Dread, Evidence, Factor, Honeypot, Severity};
 
 /// A known vulnerability attached to a service, with where the link came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VulnerabilityRef {
+    /// CVE id (or another advisory id when there is no CVE).
     pub id: String,
+    /// Where the link came from: `shodan`, `medsurface` (the curated knowledge file), `nvd`,
+    /// `kev`, `osv`, or a user file.
     pub source: String,
+    /// CVSS base score, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss: Option<f32>,
+    /// Whether CISA lists it as known exploited.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub known_exploited: bool,
+    /// One line on what it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// A reference URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// The service record of product.md: one per (ip, port, transport), as users see it.
@@ -230,6 +238,9 @@ pub struct Service {
     pub dread: Option<Dread>,
     pub vulnerabilities: Vec<VulnerabilityRef>,
     pub flags: Vec<String>,
+    /// Honeypot likelihood and its reasons, when the assessment saw any sign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honeypot: Option<Honeypot>,
 }
 
 impl Service {
@@ -264,6 +275,10 @@ impl Service {
                     .map(|id| VulnerabilityRef {
                         id: id.to_owned(),
                         source: "shodan".to_owned(),
+                        cvss: None,
+                        known_exploited: false,
+                        summary: None,
+                        reference: None,
                     })
                     .collect()
             })
@@ -289,6 +304,7 @@ impl Service {
             dread: None,
             vulnerabilities,
             flags: Vec::new(),
+            honeypot: None,
         }
     }
 }

@@ -142,4 +142,8 @@ pub trait Store {
     /// With `filter.scan`, the services that scan observed; each record is still as of the
     /// service's latest sighting by any source.
     fn services(&self, filter: &ServiceFilter) -> Result<Vec<StoredService>, StoreError>;
+
+    /// The services one scan observed, each as that scan saw it (its own observation and
+    /// verdict, not the latest sighting), ordered by address then port. What `diff` compares.
+    fn scan_services(&self, scan: ScanId) -> Result<Vec<Service>, StoreError>;
 }

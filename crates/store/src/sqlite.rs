@@ -664,6 +664,45 @@ impl Store for SqliteStore {
         });
         Ok(out)
     }
+
+    fn scan_services(&self, scan: ScanId) -> Result<Vec<Service>, StoreError> {
+        const OP: &str = "list a scan's services";
+        let tx = self.conn.unchecked_transaction().map_err(query(OP))?;
+        scan_exists(&tx, scan, OP)?;
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT s.ip, s.port, s.transport, o.hostname, o.protocol, o.probe, o.source,
+                        o.seen_at, o.details, o.classification
+                 FROM observations o JOIN services s ON s.id = o.service_id
+                 WHERE o.scan_id = ?1",
+            )
+            .map_err(query(OP))?;
+        let mut rows = stmt.query(params![scan.0]).map_err(query(OP))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(query(OP))? {
+            let c = Cols::new(row, "observations");
+            let obs = Observation {
+                ip: c.ip("ip")?,
+                port: c.uint("port")?,
+                transport: c.name("transport", transport_parse)?,
+                hostname: c.opt_string("hostname")?,
+                protocol: c.opt_string("protocol")?,
+                probe: c.text("probe")?.to_owned(),
+                source: c.name("source", Source::parse)?,
+                seen_at: c.timestamp("seen_at")?,
+                details: c.json("details")?,
+            };
+            let mut service = Service::from_observation(&obs);
+            if let Some(v) = c.opt_json::<Classification>("classification")? {
+                service.apply_classification(&v);
+            }
+            out.push(service);
+        }
+        out.sort_by(|a, b| {
+            (a.ip, a.port, a.transport.as_str()).cmp(&(b.ip, b.port, b.transport.as_str()))
+        });
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

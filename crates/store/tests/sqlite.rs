@@ -1119,3 +1119,79 @@ fn classification_is_kept_with_the_observation_and_the_service() {
     );
     assert_eq!(services[1].service.category, None);
 }
+
+#[test]
+fn scan_services_are_each_scans_own_view() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let first = store.create_scan(&new_scan(2)).unwrap();
+    let second = store.create_scan(&new_scan(2)).unwrap();
+    let r1 = [
+        open_result(
+            0,
+            observation(
+                "192.0.2.9",
+                104,
+                Source::Scan,
+                "2026-03-01T10:00:00Z",
+                "dicom",
+            ),
+        ),
+        open_result(
+            1,
+            observation(
+                "192.0.2.10",
+                80,
+                Source::Scan,
+                "2026-03-01T10:00:01Z",
+                "http",
+            ),
+        ),
+    ];
+    store
+        .record(
+            first,
+            Batch {
+                results: &r1,
+                checkpoint: &upto(2),
+            },
+        )
+        .unwrap();
+    // The second scan sees the DICOM service again, answering differently, and not the web one.
+    let r2 = [open_result(
+        0,
+        observation(
+            "192.0.2.9",
+            104,
+            Source::Scan,
+            "2026-03-08T10:00:00Z",
+            "dicom-tls",
+        ),
+    )];
+    store
+        .record(
+            second,
+            Batch {
+                results: &r2,
+                checkpoint: &upto(2),
+            },
+        )
+        .unwrap();
+
+    let a = store.scan_services(first).unwrap();
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0].ip, ip("192.0.2.9"), "ordered by address, not text");
+    assert_eq!(
+        a[0].protocol.as_deref(),
+        Some("dicom"),
+        "as the first scan saw it"
+    );
+    assert_eq!(a[1].port, 80);
+    let b = store.scan_services(second).unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].protocol.as_deref(), Some("dicom-tls"));
+    assert_eq!(b[0].seen_at, ts("2026-03-08T10:00:00Z"));
+    assert!(matches!(
+        store.scan_services(ScanId(99)),
+        Err(StoreError::ScanNotFound(_))
+    ));
+}
