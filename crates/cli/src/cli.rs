@@ -28,6 +28,9 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Count distinct services by country, organisation, ASN, category, vendor or product.
     Stats(StatsArgs),
+    /// Query the Shodan API (search or one host) and import the banners like `ingest shodan`
+    /// (API key: $SHODAN_API_KEY or shodan_api_key in the config file).
+    Shodan(ShodanArgs),
     /// Run the whole pipeline on a simulated hospital network on loopback.
     Demo(DemoArgs),
     /// Serve simulated hospital services on loopback (used by the demo, tests and benchmarks).
@@ -273,4 +276,71 @@ pub struct StatsArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShodanArgs {
+    #[command(subcommand)]
+    pub command: ShodanCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShodanCommand {
+    /// Search Shodan (same query syntax as the website) and import the matching banners, one
+    /// page of 100 per request, at most one request per second. Filters and pages beyond the
+    /// first spend query credits.
+    Search(ShodanSearchArgs),
+    /// Import every banner Shodan holds for one address.
+    Host(ShodanHostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShodanSearchArgs {
+    /// The search query, e.g. '"DICOM Server Response" port:104' (several words are joined
+    /// with spaces).
+    #[arg(value_name = "QUERY", required = true)]
+    pub query: Vec<String>,
+
+    /// Fetch pages 1 to N (100 banners each); stops early when the results run out.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pages: u32,
+
+    #[command(flatten)]
+    pub api: ShodanApiArgs,
+
+    /// A directory of extra signature files, used besides the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub signatures: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShodanHostArgs {
+    /// The address to look up.
+    #[arg(value_name = "IP")]
+    pub ip: std::net::IpAddr,
+
+    #[command(flatten)]
+    pub api: ShodanApiArgs,
+
+    /// A directory of extra signature files, used besides the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub signatures: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShodanApiArgs {
+    /// Base URL of the Shodan API (default: shodan_api_url in the config file, else
+    /// https://api.shodan.io). Plain http is accepted only for loopback addresses.
+    #[arg(long, value_name = "URL", env = "MEDSURFACE_SHODAN_URL")]
+    pub api_url: Option<String>,
+
+    /// Give up on a request after this many seconds (connecting takes at most 10 s of them).
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
 }

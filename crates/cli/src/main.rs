@@ -6,6 +6,7 @@
 
 mod analysis;
 mod cli;
+mod config;
 mod demo;
 mod exit;
 mod ingest_cmd;
@@ -13,6 +14,7 @@ mod lab;
 mod plan;
 mod scan_cmd;
 mod scans_cmd;
+mod shodan_cmd;
 mod stats_cmd;
 
 use std::process::ExitCode;
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Command::Scans(args) => scans_cmd::run(args),
         Command::Ingest(args) => ingest_cmd::run(args),
         Command::Stats(args) => stats_cmd::run(args),
+        Command::Shodan(args) => shodan_cmd::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Lab(args) => lab::run(args),
     };

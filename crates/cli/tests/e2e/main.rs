@@ -13,3 +13,4 @@ mod netns;
 mod probes;
 mod resume;
 mod scan;
+mod shodan;
