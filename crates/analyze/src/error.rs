@@ -30,23 +30,11 @@ pub enum ErrorKind {
 }
 
 /// A signature file that cannot be loaded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct SignatureError {
-    /// The file, as given (a built-in file is named `signatures/NAME.toml`).
-    pub file: String,
-    /// 1-based line, 0 when the error is about the whole file.
-    pub line: usize,
-    pub kind: ErrorKind,
-}
+pub type SignatureError = medsurface_model::located::Located<ErrorKind>;
 
-impl fmt::Display for SignatureError {
+impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
-            write!(f, "{}:{}: ", self.file, self.line)?;
-        } else {
-            write!(f, "{}: ", self.file)?;
-        }
-        match &self.kind {
+        match self {
             ErrorKind::Read(m) => write!(f, "cannot read: {m}"),
             ErrorKind::Syntax(m) => write!(f, "{m}"),
             ErrorKind::UnknownField(name) => {
@@ -72,12 +60,4 @@ impl fmt::Display for SignatureError {
     }
 }
 
-/// 1-based line of a byte offset.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
+pub(crate) use medsurface_model::located::line_of;

@@ -186,7 +186,7 @@ impl Signature {
     pub(crate) fn parse(id: &str, file: &str, text: &str) -> Result<Signature, SignatureError> {
         let cx = Ctx { file, text };
         if !valid_id(id) {
-            return Err(cx.err(0, ErrorKind::BadId(id.to_string())).at_file());
+            return Err(at_file(cx.err(0, ErrorKind::BadId(id.to_string()))));
         }
         let raw: RawSignature = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
@@ -335,12 +335,10 @@ impl Signature {
     }
 }
 
-impl SignatureError {
-    /// Errors about the file as a whole carry no line.
-    fn at_file(mut self) -> Self {
-        self.line = 0;
-        self
-    }
+/// Errors about the file as a whole carry no line.
+fn at_file(mut e: SignatureError) -> SignatureError {
+    e.line = 0;
+    e
 }
 
 /// The subject a field name denotes, checked against the vocabulary.

@@ -97,6 +97,8 @@ fields! {
     "fhir.version", Str, "http", "fhirVersion of the CapabilityStatement";
     "geo.city", Str, "import", "city the source located the address in";
     "geo.country", Str, "import", "ISO 3166 alpha-2 country the source located the address in";
+    "geoip.city", Str, "geoip", "city the GeoIP City database places the address in, when the source named none (geo.city); added by enrichment";
+    "geoip.filled", StrList, "geoip", "record fields (country, asn, org) that enrichment filled from the GeoIP/ASN databases because the source left them empty";
     "hl7.ack_code", Str, "hl7", "MSA-1 of the answer: AA, AE, AR, CA, CE, CR";
     "hl7.message_type", Str, "hl7", "MSH-9 of the answer";
     "hl7.sending_application", Str, "hl7", "MSH-3 of the answer";
@@ -127,6 +129,7 @@ fields! {
     "nmap.scripts", Json, "nmap", "other NSE script outputs, id → output (capped, escaped)";
     "nmap.service", Str, "nmap", "nmap service name";
     "nmap.version", Str, "nmap", "nmap service version";
+    "org_type.rule", Str, "org_type", "the knowledge/org-types.toml rule that decided org_type, with the field it matched, e.g. `university-names (org)`";
     "probe.error", Str, "engine", "the probe panicked or outlived its time limit (panicked, timeout); the port is still open";
     "shodan.cpe23", StrList, "shodan", "Shodan cpe23 (or cpe) list";
     "shodan.module", Str, "shodan", "the Shodan crawler module that produced the banner (_shodan.module)";

@@ -12,6 +12,7 @@
 
 pub mod classify;
 pub mod fields;
+pub mod located;
 pub mod risk;
 pub mod scan;
 pub mod supply;
