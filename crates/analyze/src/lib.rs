@@ -19,6 +19,9 @@ mod matcher;
 mod signature;
 
 pub mod classifier;
+pub mod cpe_names;
+pub mod enrich;
+pub mod risk;
 
 pub use classifier::{Classifier, ExampleFailure, ExampleProblem, Match};
 pub use error::{ErrorKind, SignatureError};
