@@ -31,6 +31,13 @@ pub enum Command {
     /// Query the Shodan API (search or one host) and import the banners like `ingest shodan`
     /// (API key: $SHODAN_API_KEY or shodan_api_key in the config file).
     Shodan(ShodanArgs),
+    /// The vendor register: check it, or rate each vendor's risk against the stored services
+    /// and the SBOMs and MDS2 forms on file (format: docs/vendor-register.md).
+    Vendors(VendorsArgs),
+    /// Write a report (HTML with charts, Markdown, CSV or JSON) of the stored services, rated.
+    Report(ReportArgs),
+    /// What changed between two scans: new, resolved and changed services, and risk changes.
+    Diff(DiffArgs),
     /// Run the whole pipeline on a simulated hospital network on loopback.
     Demo(DemoArgs),
     /// Serve simulated hospital services on loopback (used by the demo, tests and benchmarks).
@@ -136,6 +143,14 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    /// Exit 1 when a service this scan found is rated at or above this band (after
+    /// enrichment and assessment, as `report` rates it).
+    #[arg(long, value_enum, value_name = "BAND")]
+    pub fail_on: Option<FailOn>,
+
+    #[command(flatten)]
+    pub view: crate::view::ViewArgs,
 }
 
 #[derive(Debug, Args)]
@@ -240,6 +255,9 @@ pub struct IngestArgs {
 pub enum StatsBy {
     Country,
     Org,
+    /// university, hospital, cloud, isp, government or other (knowledge/org-types.toml); the
+    /// record field is `org_type`, so that is the name (`org-type` is accepted too).
+    #[value(name = "org_type", alias = "org-type")]
     OrgType,
     Asn,
     Category,
@@ -273,6 +291,15 @@ pub struct StatsArgs {
     /// CSV on stdout.
     #[arg(long)]
     pub csv: bool,
+
+    /// Also draw the groups shown as an SVG bar chart into FILE (like the research's "top 20
+    /// countries" figure).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+
+    /// Enrichment, assessment and honeypot handling, as in reports.
+    #[command(flatten)]
+    pub view: crate::view::ViewArgs,
 
     #[command(flatten)]
     pub store: StoreArgs,
@@ -343,4 +370,138 @@ pub struct ShodanApiArgs {
     /// Give up on a request after this many seconds (connecting takes at most 10 s of them).
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct VendorsArgs {
+    #[command(subcommand)]
+    pub command: VendorsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VendorsCommand {
+    /// Validate a vendor register (TOML or CSV) and list its vendors; errors name file and line.
+    Check(VendorsCheckArgs),
+    /// Rate each vendor: access held (register) x services exposed (store) x vulnerable device
+    /// components (SBOMs) x MDS2 gaps; vendors missing from the register are called out.
+    Report(VendorsReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VendorsCheckArgs {
+    /// The register: a .toml or .csv file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Judge reviews as of this date, YYYY-MM-DD (default: today).
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VendorsReportArgs {
+    /// The register: a .toml or .csv file.
+    #[arg(long, value_name = "FILE")]
+    pub register: PathBuf,
+
+    /// Judge reviews as of this date, YYYY-MM-DD (default: today).
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<String>,
+
+    /// One JSON object per vendor on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Enrichment, assessment and the offline vulnerability data (--osv, --nvd, --kev) matched
+    /// against the vendors' SBOMs.
+    #[command(flatten)]
+    pub view: crate::view::ViewArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// A severity band for `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl From<FailOn> for medsurface_model::Severity {
+    fn from(f: FailOn) -> Self {
+        match f {
+            FailOn::Low => medsurface_model::Severity::Low,
+            FailOn::Medium => medsurface_model::Severity::Medium,
+            FailOn::High => medsurface_model::Severity::High,
+            FailOn::Critical => medsurface_model::Severity::Critical,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier scan's id (see `medsurface scans`).
+    #[arg(value_name = "SCAN_A")]
+    pub scan_a: i64,
+
+    /// The later scan's id.
+    #[arg(value_name = "SCAN_B")]
+    pub scan_b: i64,
+
+    /// One JSON object per change on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit 1 when a new or changed service of SCAN_B is at or above this band.
+    #[arg(long, value_enum, value_name = "BAND")]
+    pub fail_on: Option<FailOn>,
+
+    #[command(flatten)]
+    pub view: crate::view::ViewArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// html (one self-contained file with charts), md, csv or json.
+    #[arg(long, value_name = "FORMAT", default_value = "html")]
+    pub format: String,
+
+    /// Where to write the report.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: PathBuf,
+
+    /// Only the services this scan observed, as it saw them (default: every stored service, as
+    /// last seen).
+    #[arg(long, value_name = "ID")]
+    pub scan: Option<i64>,
+
+    /// A vendor register (.toml or .csv, see docs/vendor-register.md): adds the supply-chain
+    /// section.
+    #[arg(long, value_name = "FILE")]
+    pub vendors: Option<PathBuf>,
+
+    /// The report's title.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+
+    /// At most N rows in the HTML and Markdown findings tables (highest risk first; CSV and
+    /// JSON always hold every service); 0 shows all.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub limit: usize,
+
+    /// Exit 1 when a finding at or above this band is in the report.
+    #[arg(long, value_enum, value_name = "BAND")]
+    pub fail_on: Option<FailOn>,
+
+    #[command(flatten)]
+    pub view: crate::view::ViewArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

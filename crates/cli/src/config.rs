@@ -109,15 +109,7 @@ impl Config {
     }
 }
 
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
+use medsurface_model::located::line_of;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use medsurface_model::text::printable;
-use medsurface_model::{Checkpoint, Service, Shard, Timestamp};
+use medsurface_model::{Checkpoint, Service, Severity, Shard, Timestamp};
 use medsurface_proto::dicom::details::keys;
 use medsurface_store::{NewScan, ServiceFilter, SqliteStore, Store};
 use serde_json::Value;
@@ -23,8 +23,10 @@ use crate::exit::Exit;
 use crate::lab::{self, Kind, LabService};
 use crate::plan::{self, PlanSpec};
 use crate::scan_cmd::{self, Output, Run, Stages};
-use crate::{ingest_cmd, stats_cmd};
-use medsurface_ingest::{Format, IngestOptions, Named};
+use crate::view::View;
+use crate::{ingest_cmd, report_cmd, stats_cmd};
+use medsurface_ingest::{IngestOptions, Named};
+use medsurface_report::{Format, Method, ReportInput};
 
 /// The simulated hospital: (role, kind, address).
 const HOSPITAL: &[(&str, Kind, &str)] = &[
@@ -157,8 +159,11 @@ pub fn run(args: DemoArgs) -> Result<Exit> {
         db.display()
     );
     shodan_sample(&analysis, &mut store)?;
+    let html = demo_report(&store, &db)?;
+    println!("\nReport (open it in a browser): {}", html.display());
     println!(
-        "Try: medsurface scans --db {0}; medsurface stats --by product --db {0}",
+        "Try: medsurface scans --db {0}; medsurface stats --by product --db {0}; \
+         medsurface report --format md -o report.md --db {0}",
         db.display()
     );
     let missed = running
@@ -170,6 +175,71 @@ pub fn run(args: DemoArgs) -> Result<Exit> {
         })
         .count();
     Ok(if missed == 0 { Exit::Ok } else { Exit::Failure })
+}
+
+/// Writes the HTML report of everything the demo stored (the simulated hospital and the Shodan
+/// sample), rated, with the supply-chain section from a small synthetic vendor register, next to
+/// the demo's store; returns its path.
+fn demo_report(store: &SqliteStore, db: &std::path::Path) -> Result<std::path::PathBuf> {
+    let dir = db
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let vendors = medsurface_supply::demo::write_to(&dir.join("demo-vendors"))
+        .context("cannot write the demo's vendor register")?;
+    let view = View::builtin()?;
+    let mut services = report_cmd::load_services(store, None)?;
+    view.prepare(&mut services);
+    let supply = medsurface_supply::vendor_summaries(
+        &vendors.register,
+        &medsurface_supply::Inputs {
+            services: &services,
+            vulns: &medsurface_supply::VulnSources {
+                osv: vec![vendors.osv.clone()],
+                ..Default::default()
+            },
+            today: jiff::ZonedDateTime::now().date(),
+        },
+    )
+    .context("the demo's vendor register does not load")?;
+    let by_severity = |band: Severity| {
+        services
+            .iter()
+            .filter(|s| view.counts(s))
+            .filter(|s| s.dread.as_ref().is_some_and(|d| d.severity == band))
+            .count()
+    };
+    println!(
+        "\nRated with DREAD ({} services): {} critical, {} high, {} medium, {} low; {} vendors in the supply-chain section.",
+        services.len(),
+        by_severity(Severity::Critical),
+        by_severity(Severity::High),
+        by_severity(Severity::Medium),
+        by_severity(Severity::Low),
+        supply.len()
+    );
+    let input = ReportInput {
+        title: "medsurface demo: a simulated hospital and a synthetic Shodan sample".into(),
+        generated_at: Timestamp::now(),
+        scope: "the demo's scan of 127.42.0.0/24 and the bundled Shodan sample".into(),
+        services,
+        include_honeypots: false,
+        supply: Some(supply),
+        method: Method {
+            rubric: view.rubric_source.clone(),
+            formula: report_cmd::formula(),
+            sources: vec![
+                "scan of the simulated hospital on 127.42.0.0/24 (loopback)".into(),
+                "bundled synthetic Shodan sample (data/shodan-sample.jsonl)".into(),
+                "synthetic vendor register, SBOM and advisories (data/demo-vendors)".into(),
+            ],
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+        findings_limit: None,
+    };
+    let html = dir.join("report.html");
+    report_cmd::write_report(Format::Html, &input, &html)?;
+    Ok(html)
 }
 
 /// What the scan concluded about one service, in a few words, from its recorded details (the
@@ -249,8 +319,13 @@ fn shodan_sample(analysis: &Analysis, store: &mut SqliteStore) -> Result<()> {
         reader: SHODAN_SAMPLE.as_bytes(),
     };
     let target = ingest_cmd::Target { analysis, store };
-    let report = ingest_cmd::import(Format::Shodan, input, target, &IngestOptions::default())
-        .map_err(|_| anyhow::anyhow!("the bundled Shodan sample does not import"))?;
+    let report = ingest_cmd::import(
+        medsurface_ingest::Format::Shodan,
+        input,
+        target,
+        &IngestOptions::default(),
+    )
+    .map_err(|_| anyhow::anyhow!("the bundled Shodan sample does not import"))?;
     let services = store.services(&ServiceFilter::default())?;
     let imported: Vec<_> = services
         .into_iter()

@@ -8,14 +8,18 @@ mod analysis;
 mod cli;
 mod config;
 mod demo;
+mod diff_cmd;
 mod exit;
 mod ingest_cmd;
 mod lab;
 mod plan;
+mod report_cmd;
 mod scan_cmd;
 mod scans_cmd;
 mod shodan_cmd;
 mod stats_cmd;
+mod vendors_cmd;
+mod view;
 
 use std::process::ExitCode;
 
@@ -32,6 +36,9 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest_cmd::run(args),
         Command::Stats(args) => stats_cmd::run(args),
         Command::Shodan(args) => shodan_cmd::run(args),
+        Command::Vendors(args) => vendors_cmd::run(args),
+        Command::Report(args) => report_cmd::run(args),
+        Command::Diff(args) => diff_cmd::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Lab(args) => lab::run(args),
     };

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use medsurface_model::{
-    Checkpoint, OutcomeCounts, ProbeResult, ScanId, ScanStatus, Service, Timestamp,
+    Checkpoint, OutcomeCounts, ProbeResult, ScanId, ScanStatus, Service, Severity, Timestamp,
 };
 use medsurface_scan::{run_scan, ScanChannels, ScanConfig, ScanEnd, StopSignal};
 use medsurface_store::{Batch, NewScan, SqliteStore, Store};
@@ -21,6 +21,7 @@ use crate::analysis::{service_record, Analysis};
 use crate::cli::ScanArgs;
 use crate::exit::{Exit, InputError};
 use crate::plan::{self, Plan, PlanSpec};
+use crate::view::View;
 
 /// Results are committed when this many have arrived, or after [`FLUSH_EVERY`].
 const BATCH: usize = 2048;
@@ -118,6 +119,11 @@ pub fn run(args: ScanArgs) -> Result<Exit> {
         }
     };
     let analysis = Analysis::load(args.signatures.as_deref())?;
+    // Loaded before the first packet, so a bad rubric or database stops nothing half-way.
+    let gate = match args.fail_on {
+        Some(band) => Some((View::load(&args.view)?, Severity::from(band))),
+        None => None,
+    };
     let stages = Stages {
         analysis: &analysis,
         store: &mut store,
@@ -129,6 +135,18 @@ pub fn run(args: ScanArgs) -> Result<Exit> {
     };
     let report = execute(&plan, stages, run)?;
     summarize(&report, &db);
+    if let Some((view, band)) = gate {
+        let mut services = store.scan_services(report.scan)?;
+        view.prepare(&mut services);
+        let hits = crate::report_cmd::at_or_above(&view, &services, band);
+        if hits > 0 {
+            eprintln!(
+                "medsurface: {hits} service(s) at or above {} (--fail-on)",
+                band.as_str()
+            );
+            return Ok(Exit::Findings);
+        }
+    }
     Ok(Exit::Ok)
 }
 

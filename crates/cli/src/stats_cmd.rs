@@ -3,7 +3,11 @@
 //!
 //! A service is one (address, port, transport) whatever the number of sightings or sources, so
 //! a host seen by a scan and in two Shodan exports counts once. Services without a value for
-//! the grouping field are counted under "unknown", never dropped.
+//! the grouping field are counted under "unknown", never dropped. Services are enriched as they
+//! are read (country, ASN and organisation from MaxMind databases where the source named none,
+//! and the organisation type from knowledge/org-types.toml), so `--by country|asn|org_type`
+//! works on imports that carry no location. They are assessed like reports assess them, and
+//! services flagged likely-honeypot are left out of the counts unless `--include-honeypots`.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +19,7 @@ use medsurface_store::{ServiceFilter, SqliteStore, Store, StoredService};
 use crate::cli::{StatsArgs, StatsBy};
 use crate::exit::{Exit, InputError};
 use crate::scan_cmd::db_path;
+use crate::view::View;
 
 const UNKNOWN: &str = "unknown";
 
@@ -32,7 +37,17 @@ pub fn run(args: StatsArgs) -> Result<Exit> {
     }
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let store = SqliteStore::open(&db)?;
-    let services = store.services(&ServiceFilter::default())?;
+    let view = View::load(&args.view)?;
+    let mut services = store.services(&ServiceFilter::default())?;
+    let mut records: Vec<Service> = services.iter().map(|s| s.service.clone()).collect();
+    view.prepare(&mut records);
+    for (stored, record) in services.iter_mut().zip(records) {
+        stored.service = record;
+    }
+    // Headline numbers leave out likely honeypots unless asked (--include-honeypots).
+    let before = services.len();
+    services.retain(|s| view.counts(&s.service));
+    let honeypots = before - services.len();
     let groups = rank(
         &services,
         Grouping {
@@ -44,6 +59,9 @@ pub fn run(args: StatsArgs) -> Result<Exit> {
     let total: u64 = groups.iter().map(|(_, n)| n).sum();
     let shown = &groups[..groups.len().min(args.top)];
     let by = by_name(args.by);
+    if let Some(path) = &args.svg {
+        write_svg(path, by, args.category.as_deref(), shown)?;
+    }
     if args.json {
         for (key, n) in shown {
             println!("{}", serde_json::json!({ by: key, "services": n }));
@@ -77,6 +95,12 @@ pub fn run(args: StatsArgs) -> Result<Exit> {
             } else {
                 String::new()
             }
+        );
+    }
+    if honeypots > 0 {
+        eprintln!(
+            "medsurface: {honeypots} service(s) flagged likely-honeypot left out \
+             (--include-honeypots counts them)"
         );
     }
     Ok(Exit::Ok)
@@ -136,6 +160,23 @@ fn by_name(by: StatsBy) -> &'static str {
         StatsBy::Vendor => "vendor",
         StatsBy::Product => "product",
     }
+}
+
+/// The ranking as an SVG bar chart (drawn by medsurface-report, the same charts as reports).
+fn write_svg(
+    path: &std::path::Path,
+    by: &str,
+    category: Option<&str>,
+    rows: &[(String, u64)],
+) -> Result<()> {
+    use anyhow::Context;
+    let title = match category {
+        Some(c) => format!("Exposed {c} services by {by}"),
+        None => format!("Exposed services by {by}"),
+    };
+    let svg = medsurface_report::bar_chart_svg(&title, rows)?;
+    std::fs::write(path, svg).with_context(|| format!("writing --svg {}", path.display()))?;
+    Ok(())
 }
 
 fn parse_since(s: &str) -> Result<Timestamp> {

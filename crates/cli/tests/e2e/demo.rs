@@ -72,6 +72,40 @@ fn demo_finds_every_simulated_service() {
         "{out}"
     );
     assert!(out.contains("called-ae-title-not-recognized"), "{out}");
+
+    // It ends with the HTML report of everything it stored, rated, with the supply chain of its
+    // synthetic vendor register; the path is printed.
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("Report (open it in a browser): "))
+        .unwrap_or_else(|| panic!("no report path in {out}"));
+    let path = line.trim_start_matches("Report (open it in a browser): ");
+    let html = std::fs::read_to_string(path).expect("read the demo report");
+    for id in [
+        "summary",
+        "categories",
+        "countries",
+        "org-types",
+        "dread",
+        "findings",
+        "supply-chain",
+        "method",
+    ] {
+        assert!(
+            html.contains(&format!("id=\"{id}\"")),
+            "section {id} missing"
+        );
+    }
+    assert!(
+        html.contains("Example PACS Partners"),
+        "the register's vendor"
+    );
+    assert!(
+        html.contains("127.42.0.10:11112"),
+        "the open PACS is a finding"
+    );
+    assert!(!html.contains('\x1b'), "escape reached the report");
+    assert!(out.contains("Rated with DREAD (28 services)"), "{out}");
 }
 
 /// A `medsurface lab` process; killed when dropped, so a failing test leaves nothing behind.

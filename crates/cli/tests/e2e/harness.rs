@@ -1,10 +1,10 @@
 //! Helpers shared by the end-to-end tests.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -117,4 +117,44 @@ pub fn scans(db: &Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("scan JSON"))
         .collect()
+}
+
+/// A free port on `ip`, found by binding port 0 and letting it go.
+pub fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running lab; its stdout stays open as long as it lives, so the lab never writes to a
+/// closed pipe.
+pub struct Lab(
+    Child,
+    #[allow(dead_code)] std::io::Lines<BufReader<std::process::ChildStdout>>,
+);
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `medsurface lab` and waits for one "ready" line per service.
+pub fn lab(services: &[String]) -> Lab {
+    let mut child = bin()
+        .arg("lab")
+        .args(services)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the lab");
+    let out = child.stdout.take().expect("lab stdout");
+    let mut lines = BufReader::new(out).lines();
+    for _ in services {
+        let line = lines.next().expect("lab ready line").expect("read lab");
+        assert!(line.starts_with("ready "), "{line}");
+    }
+    Lab(child, lines)
 }

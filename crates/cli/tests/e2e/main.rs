@@ -7,10 +7,15 @@
 mod harness;
 
 mod demo;
+mod enrich;
 mod errors;
+mod feeds;
 mod ingest;
 mod netns;
 mod probes;
+mod report;
+mod report_svg;
 mod resume;
 mod scan;
 mod shodan;
+mod vendors;

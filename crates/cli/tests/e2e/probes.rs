@@ -2,53 +2,9 @@
 //! registry would not give it, and every detail key a probe writes is one the field vocabulary
 //! (`model::fields`) declares — the same table signature files are checked against.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Stdio};
-
 use medsurface_model::fields::field;
 
 use crate::harness::*;
-
-/// A free port on `ip`, found by binding port 0 and letting it go.
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running lab; its stdout stays open as long as it lives, so the lab never writes to a
-/// closed pipe.
-struct Lab(
-    Child,
-    #[allow(dead_code)] std::io::Lines<BufReader<std::process::ChildStdout>>,
-);
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `medsurface lab` and waits for one "ready" line per service.
-fn lab(services: &[String]) -> Lab {
-    let mut child = bin()
-        .arg("lab")
-        .args(services)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the lab");
-    let out = child.stdout.take().expect("lab stdout");
-    let mut lines = BufReader::new(out).lines();
-    for _ in services {
-        let line = lines.next().expect("lab ready line").expect("read lab");
-        assert!(line.starts_with("ready "), "{line}");
-    }
-    Lab(child, lines)
-}
 
 #[test]
 fn probe_override_and_every_detail_key_is_declared() {
