@@ -65,6 +65,12 @@ pub struct RunReport {
 }
 
 pub fn run(args: ScanArgs) -> Result<Exit> {
+    // Loaded before the scan is created, so a bad rubric or database stops it before anything
+    // is recorded or sent.
+    let gate = match args.fail_on {
+        Some(band) => Some((View::load(&args.view)?, Severity::from(band))),
+        None => None,
+    };
     let db = db_path(args.store.db.clone())?;
     let mut store = SqliteStore::open(&db)?;
     let output = if args.json {
@@ -119,11 +125,6 @@ pub fn run(args: ScanArgs) -> Result<Exit> {
         }
     };
     let analysis = Analysis::load(args.signatures.as_deref())?;
-    // Loaded before the first packet, so a bad rubric or database stops nothing half-way.
-    let gate = match args.fail_on {
-        Some(band) => Some((View::load(&args.view)?, Severity::from(band))),
-        None => None,
-    };
     let stages = Stages {
         analysis: &analysis,
         store: &mut store,

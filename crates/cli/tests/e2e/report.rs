@@ -296,3 +296,54 @@ fn diff_reports_new_resolved_and_changed_services_and_gates_on_them() {
         .collect();
     assert_eq!(ips, [dicom, db_host]);
 }
+
+#[test]
+fn scan_fail_on_rates_what_the_scan_found() {
+    let ip = "127.62.1.1";
+    let _lab = lab(&[format!("dicom-open@{ip}:11112")]);
+    let db = TempDb::new();
+    let scan_with = |band: &str| {
+        run(&[
+            "scan",
+            ip,
+            "--ports",
+            "11112",
+            "--rate",
+            "unlimited",
+            "--no-ae-checks",
+            "--fail-on",
+            band,
+            "--db",
+            &db.arg(),
+        ])
+    };
+    // An open DICOM server answering queries without authentication is at least high…
+    let o = scan_with("high");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("at or above high"), "{}", stderr(&o));
+    // …and, found by a scan rather than indexed, not critical: the gate stays shut.
+    let o = scan_with("critical");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A bad rubric stops the scan before any packet: an input error.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("r.toml");
+    std::fs::write(&bad, "[[rule]]\nid = 1\n").unwrap();
+    let o = run(&[
+        "scan",
+        ip,
+        "--ports",
+        "11112",
+        "--fail-on",
+        "high",
+        "--rubric",
+        bad.to_str().unwrap(),
+        "--db",
+        &db.arg(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        scans(&db.path()).len(),
+        2,
+        "the refused scan was never created"
+    );
+}
