@@ -9,7 +9,9 @@
 //! `Send`; the sink returns `ControlFlow::Break` to stop early. [`read_file_with`] adds a
 //! `map` stage ([`Stages`]) that runs on the parser threads, once per record, so pure per-record
 //! work (classification, enrichment) is parallel too; the sink then gets the record and what
-//! `map` made of it, still in file order.
+//! `map` made of it, still in file order. [`read_with_owned`] hands `map` the observations by
+//! value and the sink only what `map` made of them, so a store writer never builds or frees
+//! an observation on its own thread.
 //!
 //! Rules that hold for every format:
 //! - Constant memory: files are streamed, never read whole. Gzip (recognised by its magic
@@ -220,6 +222,23 @@ pub struct Stages<'a, T> {
     pub sink: &'a mut dyn FnMut(Record, T) -> ControlFlow<()>,
 }
 
+/// Stages for a caller that keeps only what `map` makes of a record (a store writer, say).
+///
+/// `map` takes the record's observations by value on the parser threads, so they are built,
+/// used and freed there; the sink, on the caller's thread and in file order, gets the record's
+/// line and what `map` made of it. Counts in the report are those of [`Stages`].
+pub struct OwnedStages<'a, T> {
+    pub map: &'a (dyn Fn(Vec<Observation>) -> T + Sync),
+    pub sink: &'a mut dyn FnMut(u64, T) -> ControlFlow<()>,
+}
+
+/// The stages as the readers run them: `map` takes the observations and gives back what the
+/// sink's `Record` carries ([`Stages`]: all of them; [`OwnedStages`]: none).
+pub(crate) struct Inner<'a, T> {
+    pub map: &'a (dyn Fn(Vec<Observation>) -> (Vec<Observation>, T) + Sync),
+    pub sink: &'a mut dyn FnMut(Record, T) -> ControlFlow<()>,
+}
+
 /// A reader and the name that stands for it in reports and errors.
 pub struct Named<'a, R> {
     pub name: &'a str,
@@ -280,6 +299,38 @@ pub fn read_with<R: Read + Send, T: Send>(
     stages: Stages<'_, T>,
     opts: &IngestOptions,
 ) -> Result<IngestReport, IngestError> {
+    let Stages { map, sink } = stages;
+    let map = |observations: Vec<Observation>| {
+        let t = map(&observations);
+        (observations, t)
+    };
+    run(format, input, Inner { map: &map, sink }, opts)
+}
+
+/// Imports from any reader, handing each record's observations to `stages.map` by value on
+/// the parser threads and only what it made of them to the sink.
+pub fn read_with_owned<R: Read + Send, T: Send>(
+    format: Format,
+    input: Named<'_, R>,
+    stages: OwnedStages<'_, T>,
+    opts: &IngestOptions,
+) -> Result<IngestReport, IngestError> {
+    let OwnedStages { map, sink } = stages;
+    let map = |observations: Vec<Observation>| (Vec::new(), map(observations));
+    let mut sink = |record: Record, t: T| sink(record.line, t);
+    let stages = Inner {
+        map: &map,
+        sink: &mut sink,
+    };
+    run(format, input, stages, opts)
+}
+
+fn run<R: Read + Send, T: Send>(
+    format: Format,
+    input: Named<'_, R>,
+    stages: Inner<'_, T>,
+    opts: &IngestOptions,
+) -> Result<IngestReport, IngestError> {
     let Named { name, reader } = input;
     let mut input = input::Input::open(reader).map_err(|source| IngestError::Open {
         path: name.into(),
@@ -324,7 +375,7 @@ pub(crate) struct Job<'a, 's, T> {
     pub ctx: &'a pipeline::Ctx,
     pub opts: &'a IngestOptions,
     pub report: IngestReport,
-    pub stages: Stages<'s, T>,
+    pub stages: Inner<'s, T>,
 }
 
 /// Reads the start of the input, up to the first newline (at most 1 MiB), to sniff its shape.
@@ -434,7 +485,11 @@ fn document<R: Read, T>(
         let mut counting =
             input::Counting::new(std::io::BufReader::with_capacity(256 * 1024, chained), true);
         let mut joined = |record: Record| {
-            let t = (stages.map)(&record.observations);
+            let (observations, t) = (stages.map)(record.observations);
+            let record = Record {
+                line: record.line,
+                observations,
+            };
             (stages.sink)(record, t)
         };
         let mut dctx = DocCtx {
@@ -463,5 +518,113 @@ fn document<R: Read, T>(
     match tracked.failure.take() {
         Some(f) => Err(pipeline::read_failure(f, report)),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(copies: usize) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/shodan-sample.jsonl");
+        let plain = std::fs::read_to_string(path).unwrap();
+        let mut out = String::new();
+        for i in 0..copies {
+            for line in plain.lines() {
+                let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+                v["port"] = serde_json::json!(1 + i);
+                out.push_str(&v.to_string());
+                out.push('\n');
+            }
+            out.push_str("{not json\n");
+        }
+        out.into_bytes()
+    }
+
+    #[test]
+    fn owned_stages_see_every_observation_on_parser_threads_and_count_alike() {
+        let input = sample(30);
+        let opts = IngestOptions {
+            threads: NonZeroUsize::new(2),
+            batch_bytes: 4096,
+            ..IngestOptions::default()
+        };
+        let named = |input: &[u8]| Named {
+            name: "input",
+            reader: Cursor::new(input.to_vec()),
+        };
+        let mut borrowed = Vec::new();
+        let by_ref = read_with(
+            Format::Shodan,
+            named(&input),
+            Stages {
+                map: &|obs: &[Observation]| obs.iter().map(|o| o.port).collect::<Vec<_>>(),
+                sink: &mut |record: Record, ports: Vec<u16>| {
+                    let seen: Vec<u16> = record.observations.iter().map(|o| o.port).collect();
+                    assert_eq!(seen, ports);
+                    borrowed.push((record.line, ports));
+                    ControlFlow::Continue(())
+                },
+            },
+            &opts,
+        )
+        .unwrap();
+
+        let caller = std::thread::current().id();
+        let mut owned = Vec::new();
+        let map = |obs: Vec<Observation>| {
+            let ports: Vec<u16> = obs.iter().map(|o| o.port).collect();
+            (std::thread::current().id(), ports)
+        };
+        let by_value = read_with_owned(
+            Format::Shodan,
+            named(&input),
+            OwnedStages {
+                map: &map,
+                sink: &mut |line, (thread, ports)| {
+                    assert_ne!(thread, caller, "map ran on the caller's thread");
+                    owned.push((line, ports));
+                    ControlFlow::Continue(())
+                },
+            },
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(owned, borrowed);
+        assert_eq!(by_value, by_ref);
+        assert_eq!(by_value.error_count, 30);
+        assert!(by_value.records > 30);
+    }
+
+    #[test]
+    fn an_owned_sink_that_stops_stops_the_import() {
+        let input = sample(20);
+        let opts = IngestOptions {
+            batch_bytes: 4096,
+            ..IngestOptions::default()
+        };
+        let mut delivered = 0u64;
+        let report = read_with_owned(
+            Format::Shodan,
+            Named {
+                name: "input",
+                reader: Cursor::new(input),
+            },
+            OwnedStages {
+                map: &|obs: Vec<Observation>| obs.len(),
+                sink: &mut |_, _| {
+                    delivered += 1;
+                    if delivered == 5 {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                },
+            },
+            &opts,
+        )
+        .unwrap();
+        assert!(report.stopped_by_sink);
+        assert_eq!(report.records, 5);
     }
 }

@@ -61,7 +61,10 @@ enum Work {
 enum Item<T> {
     Record {
         rel_line: u64,
-        parsed: Parsed,
+        /// Observations the record became (what `map` gave back may be fewer: none).
+        count: usize,
+        time_assumed: bool,
+        observations: Vec<Observation>,
         mapped: T,
     },
     Error {
@@ -310,7 +313,7 @@ fn read_chunks<R: Read>(
 /// What a parser thread does with a line.
 struct Parse<'a, T> {
     parser: LineParser,
-    map: &'a (dyn Fn(&[Observation]) -> T + Sync),
+    map: &'a (dyn Fn(Vec<Observation>) -> (Vec<Observation>, T) + Sync),
     ctx: &'a Ctx,
 }
 
@@ -380,10 +383,13 @@ fn parse_lines<T>(seq: u64, data: Vec<u8>, how: &Parse<'_, T>) -> Done<T> {
         }
         match (how.parser)(line, ctx) {
             Ok(Some(parsed)) => {
-                let mapped = (how.map)(&parsed.observations);
+                let count = parsed.observations.len();
+                let (observations, mapped) = (how.map)(parsed.observations);
                 items.push(Item::Record {
                     rel_line,
-                    parsed,
+                    count,
+                    time_assumed: parsed.time_assumed,
+                    observations,
                     mapped,
                 });
             }
@@ -442,23 +448,22 @@ fn deliver<T>(
                 match item {
                     Item::Record {
                         rel_line,
-                        parsed,
+                        count,
+                        time_assumed,
+                        observations,
                         mapped,
                     } => {
                         let line = base + rel_line + 1;
-                        if parsed.time_assumed {
+                        if time_assumed {
                             report.timestamps_assumed += 1;
                         }
-                        if parsed.observations.is_empty() {
+                        if count == 0 {
                             report.records_empty += 1;
                             continue;
                         }
                         report.records += 1;
-                        report.observations += parsed.observations.len() as u64;
-                        let record = Record {
-                            line,
-                            observations: parsed.observations,
-                        };
+                        report.observations += count as u64;
+                        let record = Record { line, observations };
                         let flow = sink(record, mapped);
                         if flow.is_break() {
                             report.stopped_by_sink = true;

@@ -73,6 +73,59 @@ pub struct Import {
     pub classification: Option<Classification>,
 }
 
+/// An [`Import`] encoded for storage ahead of time, so the expensive part (JSON of the details
+/// and of the verdict, the text forms of address and time) can run on the threads that parse,
+/// and the one writer only binds text. Build it with [`ImportRow::new`] anywhere, store it with
+/// [`Store::record_import_rows`].
+///
+/// The encodings are portable, not SQLite's: the address in its canonical text form, the time
+/// as RFC 3339 UTC with nanoseconds, details and verdict as JSON text, so a PostgreSQL store can
+/// bind the same row to `inet`, `timestamptz` and `jsonb` columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportRow {
+    pub(crate) ip: String,
+    pub(crate) port: u16,
+    pub(crate) transport: &'static str,
+    pub(crate) protocol: Option<String>,
+    pub(crate) probe: String,
+    pub(crate) source: &'static str,
+    pub(crate) seen_at: String,
+    pub(crate) hostname: Option<String>,
+    pub(crate) details: String,
+    pub(crate) classification: Option<String>,
+}
+
+impl ImportRow {
+    /// Encodes an observation and the classifier's verdict on it. Fails only if the details
+    /// cannot be written as JSON (they always can: they are JSON values keyed by strings).
+    pub fn new(
+        observation: &Observation,
+        classification: Option<&Classification>,
+    ) -> Result<Self, StoreError> {
+        const OP: &str = "encode an imported observation";
+        let json = |v: Result<String, serde_json::Error>| {
+            v.map_err(|e| StoreError::Query {
+                operation: OP,
+                source: Box::new(e),
+            })
+        };
+        Ok(ImportRow {
+            ip: observation.ip.to_string(),
+            port: observation.port,
+            transport: observation.transport.as_str(),
+            protocol: observation.protocol.clone(),
+            probe: observation.probe.clone(),
+            source: observation.source.as_str(),
+            seen_at: sqlite::codec::ts_to_sql(observation.seen_at),
+            hostname: observation.hostname.clone(),
+            details: json(serde_json::to_string(&observation.details))?,
+            classification: classification
+                .map(|c| json(serde_json::to_string(c)))
+                .transpose()?,
+        })
+    }
+}
+
 /// Which services to list.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceFilter {
@@ -119,7 +172,17 @@ pub trait Store {
     fn record_observations(&mut self, observations: &[Observation]) -> Result<(), StoreError>;
 
     /// Stores imported observations with the classifier's verdict on each, in one transaction.
-    fn record_imports(&mut self, imports: &[Import]) -> Result<(), StoreError>;
+    fn record_imports(&mut self, imports: &[Import]) -> Result<(), StoreError> {
+        let rows = imports
+            .iter()
+            .map(|i| ImportRow::new(&i.observation, i.classification.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.record_import_rows(&rows)
+    }
+
+    /// [`Store::record_imports`] of observations encoded beforehand: the same rows, the same
+    /// history, in one transaction. An import of rows already stored adds no observation.
+    fn record_import_rows(&mut self, rows: &[ImportRow]) -> Result<(), StoreError>;
 
     /// Marks a scan completed or interrupted. `Running` marks a resumed scan live again and
     /// clears its finish time.

@@ -6,6 +6,10 @@
 //! `closed` results (most of any large scan; they are only counted), and touches the host and
 //! service tables only for open ports with an observation.
 //!
+//! Imports arrive as [`ImportRow`]s, already encoded on the threads that parse them, so the
+//! writer only binds text: four statements per sighting (host, service, source history,
+//! observation), prepared once per transaction, in the order of the services' index.
+//!
 //! Replays are harmless by construction: probe rows are keyed by (scan, seq) and inserted with
 //! `ON CONFLICT DO NOTHING`, an outcome is counted only when its row is new (or, for `closed`
 //! results, which have no row, when the stored checkpoint did not already cover its seq), and
@@ -14,7 +18,7 @@
 //! Schema and migrations live in [`migrations`]; how values are encoded in columns, and how
 //! they are checked when read back, lives in [`codec`].
 
-mod codec;
+pub(crate) mod codec;
 mod migrations;
 
 use std::net::IpAddr;
@@ -28,12 +32,26 @@ use medsurface_model::{
 };
 use rusqlite::{params, Connection, Transaction};
 
-use crate::{Batch, Import, NewScan, ServiceFilter, Store, StoreError, StoredService};
+use crate::{Batch, ImportRow, NewScan, ServiceFilter, Store, StoreError, StoredService};
 use codec::{checkpoint_to_sql, checkpoint_union, transport_parse, ts_to_sql, Cols};
 
 /// How long a write waits for another connection's lock (a `stats` run reading while a scan
 /// writes, say) before giving up with an error.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The page cache's limit, in KiB (SQLite's default is 2 MiB). A large import dirties index
+/// pages all over the services' and hosts' indexes in every transaction; with the default
+/// cache those pages are spilled and re-read many times per transaction. Measured on a 1 GB
+/// Shodan import: a third less writer time with 32 MiB and 20,000 rows a transaction. The
+/// cache grows only as pages are used, so a small store costs no more memory than before.
+const CACHE_KIB: i64 = 32 * 1024;
+
+/// WAL pages after which a commit copies the WAL back into the database (SQLite's default is
+/// 1,000, about 4 MiB, less than one import transaction, so every commit checkpointed). Index
+/// pages rewritten by several transactions in a row are then copied once instead of each time
+/// (about 10 % fewer bytes written on a 1 GB import). The WAL file may grow to this size
+/// (about 80 MB); readers are not blocked by it.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 20_000;
 
 /// Room for every statement this module prepares, so none is ever evicted and re-prepared.
 const STATEMENT_CACHE: usize = 32;
@@ -125,6 +143,11 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", true)
+            .map_err(open_err)?;
+        // Negative: a size in KiB rather than in pages.
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
+            .map_err(open_err)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
             .map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrations::migrate(&mut conn, path)?;
@@ -232,81 +255,137 @@ const INSERT_OBSERVATION: &str = "
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
     ON CONFLICT DO NOTHING";
 
-/// An observation with the classifier's verdict on it.
-#[derive(Clone, Copy)]
-struct Sighting<'a> {
-    observation: &'a Observation,
-    classification: Option<&'a Classification>,
+/// One sighting as the writer binds it: every value already in its column's text form.
+struct Row<'a> {
+    ip: &'a str,
+    port: u16,
+    transport: &'a str,
+    protocol: Option<&'a str>,
+    probe: &'a str,
+    source: &'a str,
+    seen: &'a str,
+    /// The name kept on the host and the service (a probe result's target name if the
+    /// observation has none).
+    name: Option<&'a str>,
+    /// The observation's own host name.
+    hostname: Option<&'a str>,
+    details: &'a str,
+    classification: Option<&'a str>,
+    /// (scan, seq) of a scan's observation; `None` for imports.
+    probe_result: Option<(i64, i64)>,
 }
 
-/// Upserts the host, the service and its source history, and keeps the observation.
+impl<'a> Row<'a> {
+    fn import(r: &'a ImportRow) -> Self {
+        Row {
+            ip: &r.ip,
+            port: r.port,
+            transport: r.transport,
+            protocol: r.protocol.as_deref(),
+            probe: &r.probe,
+            source: r.source,
+            seen: &r.seen_at,
+            name: r.hostname.as_deref(),
+            hostname: r.hostname.as_deref(),
+            details: &r.details,
+            classification: r.classification.as_deref(),
+            probe_result: None,
+        }
+    }
+}
+
+/// The four statements that store a sighting, prepared once per transaction: the host, the
+/// service (returning its id), the service's source history, the observation.
+struct Writer<'t> {
+    host: rusqlite::CachedStatement<'t>,
+    service: rusqlite::CachedStatement<'t>,
+    source: rusqlite::CachedStatement<'t>,
+    observation: rusqlite::CachedStatement<'t>,
+}
+
+impl<'t> Writer<'t> {
+    fn new(tx: &'t Transaction<'_>) -> rusqlite::Result<Self> {
+        Ok(Writer {
+            host: tx.prepare_cached(UPSERT_HOST)?,
+            service: tx.prepare_cached(UPSERT_SERVICE)?,
+            source: tx.prepare_cached(UPSERT_SOURCE)?,
+            observation: tx.prepare_cached(INSERT_OBSERVATION)?,
+        })
+    }
+
+    /// Upserts the host, the service and its source history, and keeps the observation.
+    fn write(&mut self, r: &Row<'_>) -> rusqlite::Result<()> {
+        self.host.execute(params![r.ip, r.name, r.seen])?;
+        let service_id: i64 = self.service.query_row(
+            params![
+                r.ip,
+                r.port,
+                r.transport,
+                r.protocol,
+                r.probe,
+                r.details,
+                r.source,
+                r.name,
+                r.seen,
+                r.classification
+            ],
+            |row| row.get(0),
+        )?;
+        self.source.execute(params![service_id, r.source, r.seen])?;
+        let (scan_id, seq) = r.probe_result.unzip();
+        self.observation.execute(params![
+            service_id,
+            scan_id,
+            seq,
+            r.source,
+            r.probe,
+            r.seen,
+            r.protocol,
+            r.hostname,
+            r.details,
+            r.classification
+        ])?;
+        Ok(())
+    }
+}
+
+/// Encodes a scan's (or an unclassified import's) observation and writes it.
 fn write_observation(
-    tx: &Transaction<'_>,
-    sighting: Sighting<'_>,
+    writer: &mut Writer<'_>,
+    obs: &Observation,
+    classification: Option<&Classification>,
     origin: Origin<'_>,
     operation: &'static str,
 ) -> Result<(), StoreError> {
-    let q = query(operation);
-    let obs = sighting.observation;
-    let classification = sighting
-        .classification
+    let classification = classification
         .map(|c| json_text(operation, c))
         .transpose()?;
     let ip = obs.ip.to_string();
     let seen = ts_to_sql(obs.seen_at);
-    let source = obs.source.as_str();
     let details = json_text(operation, &obs.details)?;
-    let name = match origin {
-        Origin::Probe { hostname, .. } => obs.hostname.as_deref().or(hostname),
-        Origin::Import => obs.hostname.as_deref(),
+    let (name, probe_result) = match origin {
+        Origin::Probe {
+            hostname,
+            scan,
+            seq,
+        } => (obs.hostname.as_deref().or(hostname), Some((scan.0, seq))),
+        Origin::Import => (obs.hostname.as_deref(), None),
     };
-    tx.prepare_cached(UPSERT_HOST)
-        .and_then(|mut s| s.execute(params![ip, name, seen]))
-        .map_err(&q)?;
-    let service_id: i64 = tx
-        .prepare_cached(UPSERT_SERVICE)
-        .and_then(|mut s| {
-            s.query_row(
-                params![
-                    ip,
-                    obs.port,
-                    obs.transport.as_str(),
-                    obs.protocol,
-                    obs.probe,
-                    details,
-                    source,
-                    name,
-                    seen,
-                    classification
-                ],
-                |r| r.get(0),
-            )
-        })
-        .map_err(&q)?;
-    tx.prepare_cached(UPSERT_SOURCE)
-        .and_then(|mut s| s.execute(params![service_id, source, seen]))
-        .map_err(&q)?;
-    let (scan_id, seq) = match origin {
-        Origin::Probe { scan, seq, .. } => (Some(scan.0), Some(seq)),
-        Origin::Import => (None, None),
+    let row = Row {
+        ip: &ip,
+        port: obs.port,
+        transport: obs.transport.as_str(),
+        protocol: obs.protocol.as_deref(),
+        probe: &obs.probe,
+        source: obs.source.as_str(),
+        seen: &seen,
+        name,
+        hostname: obs.hostname.as_deref(),
+        details: &details,
+        classification: classification.as_deref(),
+        probe_result,
     };
-    tx.prepare_cached(INSERT_OBSERVATION)
-        .and_then(|mut s| {
-            s.execute(params![
-                service_id,
-                scan_id,
-                seq,
-                source,
-                obs.probe,
-                seen,
-                obs.protocol,
-                obs.hostname,
-                details,
-                classification
-            ])
-        })
-        .map_err(&q)?;
-    Ok(())
+    writer.write(&row).map_err(query(operation))
 }
 
 fn probe_result_from_row(c: &Cols<'_, '_>) -> Result<ProbeResult, StoreError> {
@@ -452,6 +531,7 @@ impl Store for SqliteStore {
         let mut seen = stored.clone();
         let mut counts = OutcomeCounts::default();
         {
+            let mut writer = Writer::new(&tx).map_err(&q)?;
             let mut insert_probe = tx
                 .prepare_cached(
                     "INSERT INTO probe_results
@@ -506,11 +586,8 @@ impl Store for SqliteStore {
                         seq,
                         hostname: r.hostname.as_deref(),
                     };
-                    let sighting = Sighting {
-                        observation: obs,
-                        classification: r.classification.as_ref(),
-                    };
-                    write_observation(&tx, sighting, origin, OP)?;
+                    let verdict = r.classification.as_ref();
+                    write_observation(&mut writer, obs, verdict, origin, OP)?;
                 }
             }
         }
@@ -548,27 +625,32 @@ impl Store for SqliteStore {
     fn record_observations(&mut self, observations: &[Observation]) -> Result<(), StoreError> {
         const OP: &str = "record imported observations";
         let tx = self.conn.transaction().map_err(query(OP))?;
-        for obs in observations {
-            let sighting = Sighting {
-                observation: obs,
-                classification: None,
-            };
-            write_observation(&tx, sighting, Origin::Import, OP)?;
+        {
+            let mut writer = Writer::new(&tx).map_err(query(OP))?;
+            for obs in observations {
+                write_observation(&mut writer, obs, None, Origin::Import, OP)?;
+            }
         }
         tx.commit().map_err(query(OP))
     }
 
-    fn record_imports(&mut self, imports: &[Import]) -> Result<(), StoreError> {
+    fn record_import_rows(&mut self, rows: &[ImportRow]) -> Result<(), StoreError> {
         const OP: &str = "record imported observations";
-        let tx = self.conn.transaction().map_err(query(OP))?;
-        for import in imports {
-            let sighting = Sighting {
-                observation: &import.observation,
-                classification: import.classification.as_ref(),
-            };
-            write_observation(&tx, sighting, Origin::Import, OP)?;
+        let q = query(OP);
+        let tx = self.conn.transaction().map_err(&q)?;
+        {
+            let mut writer = Writer::new(&tx).map_err(&q)?;
+            // In the order of the services' unique index (and of the hosts' key), so that
+            // the index pages a batch touches are visited one after the other instead of at
+            // random. The sort is stable: sightings of one service, and of one host, keep
+            // their order, which is all the history depends on (the later write wins a tie).
+            let mut order: Vec<&ImportRow> = rows.iter().collect();
+            order.sort_by(|a, b| (&a.ip, a.port, a.transport).cmp(&(&b.ip, b.port, b.transport)));
+            for row in order {
+                writer.write(&Row::import(row)).map_err(&q)?;
+            }
         }
-        tx.commit().map_err(query(OP))
+        tx.commit().map_err(q)
     }
 
     fn finish_scan(
@@ -713,6 +795,97 @@ mod tests {
     fn the_store_can_move_to_a_writer_thread() {
         fn is_send<T: Send>() {}
         is_send::<SqliteStore>();
+    }
+
+    fn import(addr: &str, seen: &str, name: Option<&str>, product: &str) -> crate::Import {
+        use medsurface_model::classify::{Category, Confidence, Evidence};
+        use medsurface_model::{Details, Transport};
+        let mut details = Details::new();
+        details.insert(
+            "banner.text".into(),
+            serde_json::json!(format!("seen {seen}")),
+        );
+        crate::Import {
+            observation: Observation {
+                ip: addr.parse().unwrap(),
+                port: 104,
+                transport: Transport::Tcp,
+                hostname: name.map(str::to_owned),
+                protocol: Some("dicom".into()),
+                probe: "shodan".into(),
+                source: Source::Shodan,
+                seen_at: seen.parse().unwrap(),
+                details,
+            },
+            classification: Some(Classification {
+                signature: "test".into(),
+                category: Category::Imaging,
+                vendor: "Vendor".into(),
+                product: product.into(),
+                version: None,
+                confidence: Confidence::High,
+                evidence: vec![Evidence {
+                    field: "port".into(),
+                    rule: "equals 104".into(),
+                }],
+            }),
+        }
+    }
+
+    fn count(store: &SqliteStore, table: &str) -> i64 {
+        store
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn rows_encoded_ahead_store_what_imports_store_and_only_once() {
+        // Two sightings of one service (the older one arrives last), one of another with a
+        // host name, then a third sighting of the first without a name.
+        let imports = [
+            import(
+                "192.0.2.7",
+                "2026-03-05T00:00:00Z",
+                Some("pacs.example"),
+                "new",
+            ),
+            import("192.0.2.7", "2026-03-01T00:00:00Z", None, "old"),
+            import(
+                "2001:db8::8",
+                "2026-03-02T00:00:00.5Z",
+                Some("ris.example"),
+                "v6",
+            ),
+            import("192.0.2.7", "2026-03-06T00:00:00Z", None, "newest"),
+        ];
+        let rows: Vec<ImportRow> = imports
+            .iter()
+            .map(|i| ImportRow::new(&i.observation, i.classification.as_ref()).unwrap())
+            .collect();
+        let mut by_import = SqliteStore::open_in_memory().unwrap();
+        for i in &imports {
+            by_import.record_imports(std::slice::from_ref(i)).unwrap();
+        }
+        let mut by_rows = SqliteStore::open_in_memory().unwrap();
+        by_rows.record_import_rows(&rows[..2]).unwrap();
+        by_rows.record_import_rows(&rows[2..]).unwrap();
+        let all = ServiceFilter::default();
+        let services = by_rows.services(&all).unwrap();
+        assert_eq!(services, by_import.services(&all).unwrap());
+        assert_eq!(services.len(), 2);
+        let v4 = &services[0];
+        assert_eq!(v4.first_seen, "2026-03-01T00:00:00Z".parse().unwrap());
+        assert_eq!(v4.last_seen, "2026-03-06T00:00:00Z".parse().unwrap());
+        assert_eq!(v4.service.hostname.as_deref(), Some("pacs.example"));
+        assert_eq!(v4.sources, vec!["shodan".to_owned()]);
+        assert_eq!(count(&by_rows, "observations"), 4);
+
+        // The same rows again: nothing new.
+        by_rows.record_import_rows(&rows).unwrap();
+        assert_eq!(by_rows.services(&all).unwrap(), services);
+        assert_eq!(count(&by_rows, "observations"), 4);
+        assert_eq!(count(&by_rows, "hosts"), 2);
     }
 
     #[test]
