@@ -38,12 +38,26 @@ pub fn run(args: StatsArgs) -> Result<Exit> {
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let store = SqliteStore::open(&db)?;
     let view = View::load(&args.view)?;
-    let mut services = store.services(&ServiceFilter::default())?;
-    let mut records: Vec<Service> = services.iter().map(|s| s.service.clone()).collect();
+    // The records are moved out for the read-side stages and back, never copied: on a large
+    // import the details are most of the memory.
+    let (mut records, history): (Vec<Service>, Vec<_>) = store
+        .services(&ServiceFilter::default())?
+        .into_iter()
+        .map(|s| (s.service, (s.first_seen, s.last_seen, s.sources)))
+        .unzip();
     view.prepare(&mut records);
-    for (stored, record) in services.iter_mut().zip(records) {
-        stored.service = record;
-    }
+    let mut services: Vec<StoredService> = records
+        .into_iter()
+        .zip(history)
+        .map(
+            |(service, (first_seen, last_seen, sources))| StoredService {
+                service,
+                first_seen,
+                last_seen,
+                sources,
+            },
+        )
+        .collect();
     // Headline numbers leave out likely honeypots unless asked (--include-honeypots).
     let before = services.len();
     services.retain(|s| view.counts(&s.service));

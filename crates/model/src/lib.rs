@@ -260,6 +260,19 @@ impl Service {
     /// `net.org`, Shodan's `vulns`) fills the matching record fields; enrichment from GeoIP
     /// databases comes later and does not override it.
     pub fn from_observation(obs: &Observation) -> Service {
+        Service::from_parts(obs, obs.details.clone())
+    }
+
+    /// [`Service::from_observation`] for an observation that is no longer needed: its details
+    /// move into the record instead of being copied (what the store does for every row read).
+    pub fn from_observation_owned(obs: Observation) -> Service {
+        let mut s = Service::from_parts(&obs, Details::new());
+        s.details = obs.details;
+        s
+    }
+
+    /// The record's fields read from `obs`, with `details` as given.
+    fn from_parts(obs: &Observation, details: Details) -> Service {
         let text = |k: &str| {
             obs.details
                 .get(k)
@@ -301,7 +314,7 @@ impl Service {
             org_type: None,
             source: obs.source,
             seen_at: obs.seen_at,
-            details: obs.details.clone(),
+            details,
             dread: None,
             vulnerabilities,
             flags: Vec::new(),

@@ -435,14 +435,15 @@ fn stored_service_from_row(c: &Cols<'_, '_>) -> Result<StoredService, StoreError
         seen_at: c.timestamp("last_seen")?,
         details: c.json("details")?,
     };
-    let mut service = Service::from_observation(&latest);
+    let last_seen = latest.seen_at;
+    let mut service = Service::from_observation_owned(latest);
     if let Some(c) = c.opt_json::<Classification>("classification")? {
         service.apply_classification(&c);
     }
     Ok(StoredService {
         service,
         first_seen: c.timestamp("first_seen")?,
-        last_seen: latest.seen_at,
+        last_seen,
         sources: c.json("sources")?,
     })
 }
@@ -774,7 +775,7 @@ impl Store for SqliteStore {
                 seen_at: c.timestamp("seen_at")?,
                 details: c.json("details")?,
             };
-            let mut service = Service::from_observation(&obs);
+            let mut service = Service::from_observation_owned(obs);
             if let Some(v) = c.opt_json::<Classification>("classification")? {
                 service.apply_classification(&v);
             }
