@@ -330,7 +330,20 @@ impl Signature {
                 }
             };
             let found = found.trim();
-            (!found.is_empty()).then(|| medsurface_model::text::printable(found.as_bytes(), 64))
+            (!found.is_empty()).then(|| {
+                // Version names such as ORTHANC_1_12_3 write the dots as underscores; a version
+                // of digits and underscores only is written the usual way (1.12.3).
+                let dotted = found.contains('_')
+                    && found.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+                    && !found.starts_with('_')
+                    && !found.ends_with('_');
+                let found = if dotted {
+                    found.replace('_', ".")
+                } else {
+                    found.to_owned()
+                };
+                medsurface_model::text::printable(found.as_bytes(), 64)
+            })
         })
     }
 }
