@@ -2,7 +2,7 @@
 //! services built the way scans and imports build them (observation → classifier → record).
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use medsurface_analyze::risk::{
@@ -1172,18 +1172,18 @@ fn a_host_answering_on_implausibly_many_medical_ports_is_flagged() {
 fn a_100k_service_set_assesses_quickly() {
     let mut set = Vec::with_capacity(100_000);
     let templates = [
-        open_orthanc("10.0.0.1", Source::Shodan),
-        strict_orthanc("10.0.0.2"),
-        mirth("10.0.0.3", Some("4.3.0"), Source::Shodan),
+        open_orthanc("192.0.2.1", Source::Shodan),
+        strict_orthanc("192.0.2.2"),
+        mirth("192.0.2.3", Some("4.3.0"), Source::Shodan),
         service(
-            "10.0.0.4",
+            "192.0.2.4",
             5432,
             "postgresql",
             Source::Censys,
             json!({"db.product": "PostgreSQL", "db.auth_required": true}),
         ),
         service(
-            "10.0.0.5",
+            "192.0.2.5",
             443,
             "https",
             Source::Shodan,
@@ -1192,7 +1192,8 @@ fn a_100k_service_set_assesses_quickly() {
     ];
     for i in 0..100_000u32 {
         let mut s = templates[(i % 5) as usize].clone();
-        s.ip = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i * 7));
+        // Spread over 2001:db8::/32 (documentation space): synthetic records, no traffic.
+        s.ip = IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i) * 7));
         set.push(s);
     }
     let start = Instant::now();
