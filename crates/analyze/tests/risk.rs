@@ -6,8 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use medsurface_analyze::risk::{
-    flags, service_facts, Assessor, FactType, Facts, HoneypotRules, KnownVulns, RiskErrorKind,
-    Rubric, Vocabulary, BUILTIN_RUBRIC,
+    flags, service_facts, Assessor, FactType, Facts, HoneypotIndexBuilder, HoneypotRules,
+    KnownVulns, RiskErrorKind, Rubric, Vocabulary, BUILTIN_HONEYPOTS, BUILTIN_RUBRIC,
+    FINGERPRINT_KEYS,
 };
 use medsurface_analyze::Classifier;
 use medsurface_model::{Details, Factor, Observation, Service, Severity, Source, Transport};
@@ -1193,7 +1194,9 @@ fn a_100k_service_set_assesses_quickly() {
     for i in 0..100_000u32 {
         let mut s = templates[(i % 5) as usize].clone();
         // Spread over 2001:db8::/32 (documentation space): synthetic records, no traffic.
-        s.ip = IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i) * 7));
+        s.ip = IpAddr::V6(Ipv6Addr::from(
+            (0x2001_0db8_u128 << 96) | (u128::from(i) * 7),
+        ));
         set.push(s);
     }
     let start = Instant::now();
@@ -1207,4 +1210,217 @@ fn a_100k_service_set_assesses_quickly() {
     assert!(set.iter().all(|s| s.dread.is_some()));
     // The builtin rubric text is the one compiled in.
     assert!(BUILTIN_RUBRIC.contains("[[rule]]"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// chunked assessment
+
+/// The shipped honeypot file with thresholds small enough for a set in documentation address
+/// space (three IPv4 /16s): clusters of 4 addresses over 2 networks, large from 8, and 4
+/// medical ports on one address.
+fn small_set_assessor() -> Assessor {
+    let text = BUILTIN_HONEYPOTS
+        .replace("cluster_min_addresses = 10", "cluster_min_addresses = 4")
+        .replace("cluster_min_networks = 5", "cluster_min_networks = 2")
+        .replace("cluster_large_factor = 5", "cluster_large_factor = 2")
+        .replace("host_min_medical_ports = 8", "host_min_medical_ports = 4");
+    assert_ne!(text, BUILTIN_HONEYPOTS, "the shipped thresholds moved");
+    let rules = HoneypotRules::parse("test-honeypots.toml", &text, &Vocabulary::service())
+        .unwrap_or_else(|e| panic!("{e}"));
+    Assessor::new(
+        Rubric::builtin().unwrap(),
+        KnownVulns::builtin().unwrap(),
+        rules,
+    )
+}
+
+/// A synthetic set with every kind of honeypot sign, its members interleaved so that clusters
+/// and hosts straddle chunks.
+fn mixed_set() -> Vec<Service> {
+    let doc = |i: usize| -> String {
+        let nets = ["192.0.2", "198.51.100", "203.0.113"];
+        format!("{}.{}", nets[i % 3], 10 + i / 3)
+    };
+    let mut groups: Vec<Vec<Service>> = Vec::new();
+    // A large cluster: 9 identical answers over three networks.
+    groups.push(
+        (0..9)
+            .map(|i| dicom_answer(doc(i).parse().unwrap()))
+            .collect(),
+    );
+    // A cluster at the minimum size (another answer), 4 addresses in 2 networks.
+    groups.push(
+        (0..4)
+            .map(|i| {
+                let ip = format!("{}.{}", ["192.0.2", "198.51.100"][i % 2], 60 + i);
+                let mut s = dicom_answer(ip.parse().unwrap());
+                s.details
+                    .insert("dicom.max_pdu_length".into(), json!(32768));
+                s
+            })
+            .collect(),
+    );
+    // Identical answers inside one network: no cluster.
+    groups.push(
+        (0..5)
+            .map(|i| {
+                let mut s = dicom_answer(format!("203.0.113.{}", 100 + i).parse().unwrap());
+                s.details
+                    .insert("dicom.implementation_version_name".into(), json!("OTHER_1"));
+                s
+            })
+            .collect(),
+    );
+    // A host on 5 medical ports, one on 3.
+    groups.push(
+        [104u16, 2575, 4242, 8042, 11112]
+            .iter()
+            .map(|p| {
+                service(
+                    "192.0.2.200",
+                    *p,
+                    "dicom",
+                    Source::Scan,
+                    json!({"dicom.association": "accepted"}),
+                )
+            })
+            .chain([104u16, 4242, 8042].iter().map(|p| {
+                service(
+                    "198.51.100.201",
+                    *p,
+                    "dicom",
+                    Source::Scan,
+                    json!({"dicom.association": "rejected"}),
+                )
+            }))
+            .collect(),
+    );
+    // Identities, vulnerabilities, default credentials, bare ports.
+    groups.push(vec![
+        service(
+            "192.0.2.80",
+            11112,
+            "dicom",
+            Source::Scan,
+            json!({"dicom.association": "accepted", "dicom.max_pdu_length": 4194304, "dicom.accepts_any_ae": true, "dicom.echo_status": "success"}),
+        ),
+        service(
+            "192.0.2.82",
+            104,
+            "dicom",
+            Source::Shodan,
+            json!({"shodan.tags": ["medical", "honeypot"], "dicom.association": "accepted"}),
+        ),
+        open_orthanc("192.0.2.83", Source::Scan),
+        strict_orthanc("192.0.2.84"),
+        mirth("198.51.100.85", Some("4.3.0"), Source::Shodan),
+        mirth("198.51.100.86", None, Source::Shodan),
+        service(
+            "203.0.113.87",
+            443,
+            "https",
+            Source::Shodan,
+            json!({"http.status": 200, "http.title": "Orthanc Explorer"}),
+        ),
+        service("203.0.113.88", 104, "tcp", Source::Masscan, json!({})),
+        service("2001:db8::89", 104, "tcp", Source::Masscan, json!({})),
+    ]);
+    // Round-robin over the groups.
+    let mut set = Vec::new();
+    let longest = groups.iter().map(Vec::len).max().unwrap();
+    for i in 0..longest {
+        for g in &groups {
+            if let Some(s) = g.get(i) {
+                set.push(s.clone());
+            }
+        }
+    }
+    set
+}
+
+#[test]
+fn chunked_assessment_against_the_index_equals_the_one_shot_assessment() {
+    let assessor = small_set_assessor();
+    let set = mixed_set();
+    let mut whole = set.clone();
+    assessor.assess(&mut whole);
+
+    // The set has every sign, so the comparison below means something.
+    let reasons = |needle: &str| {
+        whole
+            .iter()
+            .filter(|s| {
+                s.honeypot
+                    .as_ref()
+                    .is_some_and(|h| h.reasons.iter().any(|r| r.contains(needle)))
+            })
+            .count()
+    };
+    assert_eq!(reasons("8 other addresses in 3 networks"), 9);
+    assert_eq!(reasons("3 other addresses in 2 networks"), 4);
+    assert_eq!(reasons("5 medical ports"), 5);
+    assert!(reasons("rule dicompot-default") == 1 && reasons("rule shodan-honeypot-tag") == 1);
+    let flagged = |set: &[Service]| {
+        set.iter()
+            .filter(|s| s.flags.contains(&flags::LIKELY_HONEYPOT.to_string()))
+            .count()
+    };
+    assert_eq!(flagged(&whole), 9 + 5 + 2);
+    assert!(whole.iter().all(|s| s.dread.is_some()));
+
+    // Fed with only the details the index reads, it is the same index.
+    let cut: Vec<Service> = set
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.details
+                .retain(|k, _| HoneypotIndexBuilder::reads_detail(k));
+            s
+        })
+        .collect();
+    assert!(cut
+        .iter()
+        .zip(&set)
+        .any(|(c, s)| c.details.len() < s.details.len()));
+    assert!(FINGERPRINT_KEYS.windows(2).all(|w| w[0] < w[1]), "sorted");
+    assert!(FINGERPRINT_KEYS
+        .iter()
+        .all(|k| HoneypotIndexBuilder::reads_detail(k)));
+    assert!(!HoneypotIndexBuilder::reads_detail("geoip.city"));
+    for (chunk, fed_reversed, fed_cut) in [
+        (7, false, false),
+        (7, true, false),
+        (7, false, true),
+        (1, false, false),
+        (4096, false, false),
+    ] {
+        // Pass 1: the index, from every service (in either order: the order does not matter).
+        let mut builder = assessor.honeypots().index();
+        let fed = if fed_cut { &cut } else { &set };
+        if fed_reversed {
+            fed.iter().rev().for_each(|s| builder.add(s));
+        } else {
+            fed.iter().for_each(|s| builder.add(s));
+        }
+        assert_eq!(builder.len(), set.len());
+        let index = builder.finish();
+        assert_eq!(index.services(), set.len());
+        // Pass 2: chunk by chunk.
+        let mut chunked = set.clone();
+        for part in chunked.chunks_mut(chunk) {
+            assessor.assess_with(part, &index);
+        }
+        assert_eq!(
+            chunked, whole,
+            "chunks of {chunk}, reversed {fed_reversed}, cut {fed_cut}"
+        );
+    }
+
+    // Chunks judged alone (each its own index) lose the set-wide signs: the index is what
+    // carries them.
+    let mut alone = set.clone();
+    for part in alone.chunks_mut(7) {
+        assessor.assess(part);
+    }
+    assert!(flagged(&alone) < flagged(&whole));
 }

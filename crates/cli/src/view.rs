@@ -11,7 +11,8 @@ use clap::Args;
 use medsurface_analyze::cpe_names::CpeNames;
 use medsurface_analyze::enrich::{DbPaths, Enricher};
 use medsurface_analyze::risk::{
-    merge_vulns, Assessor, HoneypotRules, KnownVulns, Rubric, Vocabulary,
+    merge_vulns, Assessor, HoneypotIndex, HoneypotIndexBuilder, HoneypotRules, KnownVulns, Rubric,
+    Vocabulary,
 };
 use medsurface_model::Service;
 use medsurface_vulndb::VulnDb;
@@ -145,38 +146,45 @@ impl View {
     /// Enriches then assesses the services in place. A lookup that fails (corrupt database
     /// data) leaves that service unenriched and is reported once on stderr.
     pub fn prepare(&self, services: &mut [Service]) {
-        let mut failed = 0usize;
-        let mut first = None;
+        let mut notes = Notes::default();
+        self.enrich_and_link(services, &mut notes);
+        self.assessor.assess(services);
+        notes.report();
+    }
+
+    /// The first pass of preparing a set too large for memory: feed every service of the set
+    /// (as stored: enrichment adds nothing the honeypot index reads) to this builder, then
+    /// prepare the set chunk by chunk with [`View::prepare_chunk`] against the finished index.
+    pub fn honeypot_index(&self) -> HoneypotIndexBuilder<'_> {
+        self.assessor.honeypots().index()
+    }
+
+    /// [`View::prepare`] of one chunk of a set whose every service was fed to `index`: each
+    /// service comes out as `prepare` of the whole set leaves it. What there is to say goes to
+    /// `notes`, to be reported once after the last chunk.
+    pub fn prepare_chunk(&self, chunk: &mut [Service], index: &HoneypotIndex, notes: &mut Notes) {
+        self.enrich_and_link(chunk, notes);
+        self.assessor.assess_with(chunk, index);
+    }
+
+    /// Enrichment, then the NVD/KEV links when feeds were given.
+    fn enrich_and_link(&self, services: &mut [Service], notes: &mut Notes) {
         for s in services.iter_mut() {
             if let Err(e) = self.enricher.enrich(s) {
-                failed += 1;
-                first.get_or_insert_with(|| format!("{}: {e}", s.ip));
+                notes.enrich_failed += 1;
+                notes
+                    .enrich_first
+                    .get_or_insert_with(|| format!("{}: {e}", s.ip));
             }
-        }
-        if let Some(first) = first {
-            eprintln!(
-                "medsurface: warning: enrichment failed for {failed} service(s), first: {first}"
-            );
         }
         if let Some(db) = &self.vulndb {
-            let mut unclaimed = 0usize;
-            let mut first = None;
             for s in services.iter_mut() {
                 if let Some(what) = link_feed_vulns(db, &self.cpe_names, self.assessor.vulns(), s) {
-                    unclaimed += 1;
-                    first.get_or_insert(what);
+                    notes.unclaimed += 1;
+                    notes.unclaimed_first.get_or_insert(what);
                 }
             }
-            if let Some(first) = first {
-                eprintln!(
-                    "medsurface: note: {unclaimed} service(s) run a product with vulnerabilities \
-                     CISA KEV lists that the feeds could not claim, no version being checked \
-                     (first: {first}); give --nvd the NVD feeds of those years, and look at \
-                     versions by hand"
-                );
-            }
         }
-        self.assessor.assess(services);
     }
 
     /// Whether a service counts in headline numbers.
@@ -244,6 +252,37 @@ fn link_feed_vulns(
         }
     }
     unclaimed
+}
+
+/// What preparing services had to say (failed lookups, vulnerabilities the feeds could not
+/// claim), gathered over chunks and said once.
+#[derive(Debug, Default)]
+pub struct Notes {
+    enrich_failed: usize,
+    enrich_first: Option<String>,
+    unclaimed: usize,
+    unclaimed_first: Option<String>,
+}
+
+impl Notes {
+    /// Says it on stderr (nothing when there is nothing to say).
+    pub fn report(self) {
+        if let Some(first) = self.enrich_first {
+            eprintln!(
+                "medsurface: warning: enrichment failed for {} service(s), first: {first}",
+                self.enrich_failed
+            );
+        }
+        if let Some(first) = self.unclaimed_first {
+            eprintln!(
+                "medsurface: note: {} service(s) run a product with vulnerabilities \
+                 CISA KEV lists that the feeds could not claim, no version being checked \
+                 (first: {first}); give --nvd the NVD feeds of those years, and look at \
+                 versions by hand",
+                self.unclaimed
+            );
+        }
+    }
 }
 
 pub fn is_likely_honeypot(s: &Service) -> bool {

@@ -206,6 +206,35 @@ pub trait Store {
     /// service's latest sighting by any source.
     fn services(&self, filter: &ServiceFilter) -> Result<Vec<StoredService>, StoreError>;
 
+    /// The services [`Store::services`] lists, handed to `f` one at a time as they are read, so
+    /// a large store can be gone through in bounded memory. The first error (the store's, or
+    /// one `f` returns) stops the read and is returned.
+    ///
+    /// The order is the store's own (for SQLite, the order in which services were first
+    /// stored), not address order; it is the same on every read of a store that was not
+    /// written in between, so two passes over an unchanged store see the same sequence.
+    fn for_each_service(
+        &self,
+        filter: &ServiceFilter,
+        f: &mut dyn FnMut(StoredService) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// [`Store::for_each_service`], each record built from only the details whose key `keep`
+    /// accepts (the store skips the others unparsed where it can), so a pass that needs a few
+    /// details of every service does not pay for all of them. Fields the record reads from its
+    /// details (a Shodan vulnerability list, say) are then as the kept details give them.
+    fn for_each_service_details(
+        &self,
+        filter: &ServiceFilter,
+        keep: &dyn Fn(&str) -> bool,
+        f: &mut dyn FnMut(StoredService) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.for_each_service(filter, &mut |mut s| {
+            s.service.details.retain(|k, _| keep(k));
+            f(s)
+        })
+    }
+
     /// The services one scan observed, each as that scan saw it (its own observation and
     /// verdict, not the latest sighting), ordered by address then port. What `diff` compares.
     fn scan_services(&self, scan: ScanId) -> Result<Vec<Service>, StoreError>;

@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use medsurface_model::classify::Classification;
 use medsurface_model::{
-    Observation, Outcome, OutcomeCounts, ProbeResult, ScanId, ScanMeta, ScanStatus, Service, Shard,
-    Source, Timestamp,
+    Details, Observation, Outcome, OutcomeCounts, ProbeResult, ScanId, ScanMeta, ScanStatus,
+    Service, Shard, Source, Timestamp,
 };
 use rusqlite::{params, Connection, Transaction};
 
@@ -421,7 +421,76 @@ fn probe_result_from_row(c: &Cols<'_, '_>) -> Result<ProbeResult, StoreError> {
     })
 }
 
-fn stored_service_from_row(c: &Cols<'_, '_>) -> Result<StoredService, StoreError> {
+/// Which details a read keeps: all, or those whose key the function accepts (the others are
+/// skipped while parsing, never built).
+type KeepDetails<'k> = Option<&'k dyn Fn(&str) -> bool>;
+
+/// The JSON object of a details column, keeping only the keys `keep` accepts.
+struct DetailsOnly<'k>(&'k dyn Fn(&str) -> bool);
+
+impl<'de> serde::de::Visitor<'de> for DetailsOnly<'_> {
+    type Value = Details;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Details, A::Error> {
+        let mut out = Details::new();
+        while let Some(key) = map.next_key_seed(KeyIfKept(self.0))? {
+            match key {
+                Some(key) => {
+                    let value = map.next_value::<serde_json::Value>()?;
+                    out.insert(key, value);
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A details key, owned only when kept (a skipped key is looked at where it lies, never
+/// copied).
+struct KeyIfKept<'k>(&'k dyn Fn(&str) -> bool);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyIfKept<'_> {
+    type Value = Option<String>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyIfKept<'_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<String>, E> {
+        Ok((self.0)(v).then(|| v.to_owned()))
+    }
+}
+
+fn details_from_row(c: &Cols<'_, '_>, keep: KeepDetails<'_>) -> Result<Details, StoreError> {
+    let Some(keep) = keep else {
+        return c.json("details");
+    };
+    let text = c.text("details")?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::Deserializer::deserialize_map(&mut de, DetailsOnly(keep))
+        .and_then(|d| de.end().map(|()| d))
+        .map_err(|e| codec::corrupt("services", format!("column details: invalid JSON ({e})")))
+}
+
+fn stored_service_from_row(
+    c: &Cols<'_, '_>,
+    keep: KeepDetails<'_>,
+) -> Result<StoredService, StoreError> {
     // The services row holds the latest observation's fields; rebuild that observation so the
     // record comes from the one mapping the model defines.
     let latest = Observation {
@@ -433,7 +502,7 @@ fn stored_service_from_row(c: &Cols<'_, '_>) -> Result<StoredService, StoreError
         probe: c.text("probe")?.to_owned(),
         source: c.name("source", Source::parse)?,
         seen_at: c.timestamp("last_seen")?,
-        details: c.json("details")?,
+        details: details_from_row(c, keep)?,
     };
     let last_seen = latest.seen_at;
     let mut service = Service::from_observation_owned(latest);
@@ -446,6 +515,49 @@ fn stored_service_from_row(c: &Cols<'_, '_>) -> Result<StoredService, StoreError
         last_seen,
         sources: c.json("sources")?,
     })
+}
+
+impl SqliteStore {
+    /// The services of `filter` in the table's order (row id: the order in which services
+    /// were first stored), one cursor, each record decoded and handed over before the next row
+    /// is read.
+    fn stream_services(
+        &self,
+        filter: &ServiceFilter,
+        keep: KeepDetails<'_>,
+        f: &mut dyn FnMut(StoredService) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "list services";
+        // One read transaction: the scan check and the rows are one snapshot.
+        let tx = self.conn.unchecked_transaction().map_err(query(OP))?;
+        if let Some(scan) = filter.scan {
+            scan_exists(&tx, scan, OP)?;
+        }
+        // In the table's order (row id, the order services were first stored), which the trait
+        // promises is the same on every read of an unchanged store. One cursor: a row is
+        // decoded, handed over and forgotten before the next is read.
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT s.ip, s.port, s.transport, s.protocol, s.probe, s.details, s.source,
+                        s.hostname, s.first_seen, s.last_seen, s.classification,
+                        (SELECT json_group_array(src.source ORDER BY src.first_seen, src.source)
+                         FROM service_sources src WHERE src.service_id = s.id) AS sources
+                 FROM services s
+                 WHERE (?1 IS NULL OR s.ip = ?1)
+                   AND (?2 IS NULL OR EXISTS (SELECT 1 FROM observations o
+                                              WHERE o.service_id = s.id AND o.scan_id = ?2))
+                 ORDER BY s.id",
+            )
+            .map_err(query(OP))?;
+        let ip = filter.ip.as_ref().map(IpAddr::to_string);
+        let mut rows = stmt
+            .query(params![ip, filter.scan.map(|s| s.0)])
+            .map_err(query(OP))?;
+        while let Some(row) = rows.next().map_err(query(OP))? {
+            f(stored_service_from_row(&Cols::new(row, "services"), keep)?)?;
+        }
+        Ok(())
+    }
 }
 
 impl Store for SqliteStore {
@@ -712,32 +824,29 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn for_each_service(
+        &self,
+        filter: &ServiceFilter,
+        f: &mut dyn FnMut(StoredService) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.stream_services(filter, None, f)
+    }
+
+    fn for_each_service_details(
+        &self,
+        filter: &ServiceFilter,
+        keep: &dyn Fn(&str) -> bool,
+        f: &mut dyn FnMut(StoredService) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.stream_services(filter, Some(keep), f)
+    }
+
     fn services(&self, filter: &ServiceFilter) -> Result<Vec<StoredService>, StoreError> {
-        const OP: &str = "list services";
-        let tx = self.conn.unchecked_transaction().map_err(query(OP))?;
-        if let Some(scan) = filter.scan {
-            scan_exists(&tx, scan, OP)?;
-        }
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT s.ip, s.port, s.transport, s.protocol, s.probe, s.details, s.source,
-                        s.hostname, s.first_seen, s.last_seen, s.classification,
-                        (SELECT json_group_array(src.source ORDER BY src.first_seen, src.source)
-                         FROM service_sources src WHERE src.service_id = s.id) AS sources
-                 FROM services s
-                 WHERE (?1 IS NULL OR s.ip = ?1)
-                   AND (?2 IS NULL OR EXISTS (SELECT 1 FROM observations o
-                                              WHERE o.service_id = s.id AND o.scan_id = ?2))",
-            )
-            .map_err(query(OP))?;
-        let ip = filter.ip.as_ref().map(IpAddr::to_string);
-        let mut rows = stmt
-            .query(params![ip, filter.scan.map(|s| s.0)])
-            .map_err(query(OP))?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(query(OP))? {
-            out.push(stored_service_from_row(&Cols::new(row, "services"))?);
-        }
+        self.for_each_service(filter, &mut |s| {
+            out.push(s);
+            Ok(())
+        })?;
         // Addresses are stored as text, whose order is not address order (10.0.0.10 < 10.0.0.9),
         // so the order the trait promises is made here.
         out.sort_by(|a, b| {

@@ -15,7 +15,7 @@ use medsurface_model::{
     Shard, Source, Timestamp, Transport,
 };
 use medsurface_store::{
-    Batch, InvalidBatch, NewScan, ServiceFilter, SqliteStore, Store, StoreError,
+    Batch, InvalidBatch, NewScan, ServiceFilter, SqliteStore, Store, StoreError, StoredService,
 };
 
 fn ts(s: &str) -> Timestamp {
@@ -669,6 +669,216 @@ fn services_are_ordered_by_address_and_filtered_by_address() {
         one.iter().map(|s| s.service.port).collect::<Vec<_>>(),
         vec![104, 11112]
     );
+}
+
+/// Every service [`Store::for_each_service`] hands over, in its order.
+fn streamed(store: &SqliteStore, filter: &ServiceFilter) -> Vec<StoredService> {
+    let mut out = Vec::new();
+    store
+        .for_each_service(filter, &mut |s| {
+            out.push(s);
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn streamed_services_are_the_listed_ones_in_first_stored_order_every_time() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let seen = "2026-03-05T00:00:00Z";
+    // Stored in an order that is neither address order nor text order.
+    store
+        .record_observations(&[
+            observation("2001:db8::1", 104, Source::Shodan, seen, "dicom"),
+            observation("192.0.2.10", 104, Source::Shodan, seen, "dicom"),
+            observation("192.0.2.9", 11112, Source::Shodan, seen, "dicom"),
+            observation("198.51.100.3", 2575, Source::Shodan, seen, "hl7"),
+            observation("192.0.2.9", 104, Source::Shodan, seen, "dicom"),
+        ])
+        .unwrap();
+    // A later sighting of a stored service updates it in place: it keeps its position.
+    store
+        .record_observations(&[observation(
+            "192.0.2.10",
+            104,
+            Source::Censys,
+            "2026-03-06T00:00:00Z",
+            "dicom",
+        )])
+        .unwrap();
+
+    let all = streamed(&store, &ServiceFilter::default());
+    let order: Vec<(IpAddr, u16)> = all.iter().map(|s| (s.service.ip, s.service.port)).collect();
+    assert_eq!(
+        order,
+        vec![
+            (ip("2001:db8::1"), 104),
+            (ip("192.0.2.10"), 104),
+            (ip("192.0.2.9"), 11112),
+            (ip("198.51.100.3"), 2575),
+            (ip("192.0.2.9"), 104),
+        ]
+    );
+    assert_eq!(
+        all[1].sources,
+        vec!["shodan".to_owned(), "censys".to_owned()]
+    );
+    assert_eq!(all[1].last_seen, ts("2026-03-06T00:00:00Z"));
+    // The same records as services(), which sorts them by address and port.
+    let mut sorted = all.clone();
+    sorted.sort_by_key(|s| (s.service.ip, s.service.port));
+    assert_eq!(sorted, store.services(&ServiceFilter::default()).unwrap());
+    // A second pass over the unchanged store sees the same sequence.
+    assert_eq!(streamed(&store, &ServiceFilter::default()), all);
+    // Filters apply as in services().
+    let one = ServiceFilter {
+        scan: None,
+        ip: Some(ip("192.0.2.9")),
+    };
+    assert_eq!(
+        streamed(&store, &one)
+            .iter()
+            .map(|s| s.service.port)
+            .collect::<Vec<_>>(),
+        vec![11112, 104]
+    );
+    let none = store.create_scan(&new_scan(1)).unwrap();
+    let by_scan = ServiceFilter {
+        scan: Some(none),
+        ip: None,
+    };
+    assert!(streamed(&store, &by_scan).is_empty());
+    let missing = ServiceFilter {
+        scan: Some(ScanId(none.0 + 100)),
+        ip: None,
+    };
+    assert!(matches!(
+        store.for_each_service(&missing, &mut |_| Ok(())),
+        Err(StoreError::ScanNotFound(_))
+    ));
+}
+
+#[test]
+fn an_error_from_the_callback_stops_the_stream_and_is_returned() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let seen = "2026-03-05T00:00:00Z";
+    store
+        .record_observations(&[
+            observation("192.0.2.1", 104, Source::Shodan, seen, "dicom"),
+            observation("192.0.2.2", 104, Source::Shodan, seen, "dicom"),
+            observation("192.0.2.3", 104, Source::Shodan, seen, "dicom"),
+        ])
+        .unwrap();
+    let mut calls = 0;
+    let err = store
+        .for_each_service(&ServiceFilter::default(), &mut |_| {
+            calls += 1;
+            if calls == 2 {
+                Err(StoreError::Corrupt {
+                    table: "services",
+                    detail: "stop here".into(),
+                })
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+    assert_eq!(calls, 2);
+    assert!(err.to_string().contains("stop here"), "{err}");
+}
+
+#[test]
+fn streaming_some_details_keeps_exactly_those_and_reports_bad_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let seen = "2026-03-05T00:00:00Z";
+    let mut rich = observation("192.0.2.1", 104, Source::Shodan, seen, "dicom");
+    for (k, v) in [
+        ("dicom.max_pdu_length", serde_json::json!(16382)),
+        ("dicom.accepts_any_ae", serde_json::json!(true)),
+        ("http.status", serde_json::json!(200.5e-3)),
+        ("shodan.vulns", serde_json::json!(["CVE-2026-0001"])),
+        (
+            "shodan.raw",
+            serde_json::json!({"nested": [1, {"a": "\u{e9}\"q\""}], "n": null}),
+        ),
+        ("z.escaped \"key\"", serde_json::json!("v")),
+    ] {
+        rich.details.insert(k.into(), v);
+    }
+    store
+        .record_observations(&[
+            rich,
+            observation("192.0.2.2", 2575, Source::Shodan, seen, "hl7"),
+        ])
+        .unwrap();
+    let keep = |k: &str| k.starts_with("dicom.") || k == "banner.text" || k.starts_with("z.");
+    let mut cut = Vec::new();
+    store
+        .for_each_service_details(&ServiceFilter::default(), &keep, &mut |s| {
+            cut.push(s);
+            Ok(())
+        })
+        .unwrap();
+    // The same as reading everything and dropping the other keys afterwards.
+    let mut expected = streamed(&store, &ServiceFilter::default());
+    for s in &mut expected {
+        s.service.details.retain(|k, _| keep(k));
+    }
+    assert_eq!(cut.len(), 2);
+    assert_eq!(
+        cut.iter().map(|s| &s.service.details).collect::<Vec<_>>(),
+        expected
+            .iter()
+            .map(|s| &s.service.details)
+            .collect::<Vec<_>>()
+    );
+    let keys: Vec<&str> = cut[0].service.details.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "banner.text",
+            "dicom.accepts_any_ae",
+            "dicom.max_pdu_length",
+            "z.escaped \"key\""
+        ]
+    );
+    assert_eq!(
+        cut[0].service.details["dicom.max_pdu_length"],
+        serde_json::json!(16382)
+    );
+    // Fields read from details follow the kept ones: no Shodan vulnerability list here.
+    assert!(cut[0].service.vulnerabilities.is_empty());
+    assert_eq!(
+        expected[0].service.vulnerabilities.len(),
+        1,
+        "the full read has it"
+    );
+    assert_eq!(cut[0].service.category, expected[0].service.category);
+
+    // Bad details JSON is a corrupt row, not a panic, whether a key is kept or skipped.
+    for bad in [
+        "{\"dicom.x\": [1,",
+        "{\"other\": {\"a\": }",
+        "[1, 2]",
+        "{} trailing",
+    ] {
+        raw(&path)
+            .execute(
+                "UPDATE services SET details = ?1 WHERE ip = '192.0.2.2'",
+                [bad],
+            )
+            .unwrap();
+        let err = store
+            .for_each_service_details(&ServiceFilter::default(), &keep, &mut |_| Ok(()))
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt { table: "services", detail } if detail.contains("details")),
+            "{bad}: {err}"
+        );
+    }
 }
 
 #[test]

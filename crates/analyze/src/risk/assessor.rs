@@ -1,5 +1,6 @@
 //! The assessment stage: known vulnerabilities, honeypot verdicts, flags, then DREAD, for a
-//! whole set of services at once (honeypot clusters need the set).
+//! whole set of services at once (honeypot clusters need the set), or for a large set in
+//! chunks against a compact index of the whole set ([`Assessor::assess_with`]).
 //!
 //! Order matters and is fixed: vulnerabilities first (the rubric reads their counts, CVSS and
 //! KEV status), then honeypots (they need the set), then flags (the rubric may read them), then
@@ -16,7 +17,7 @@ use super::flags::{
     fact_flags, replace_flags, DEFAULT_CREDENTIALS_PAGE, LIKELY_HONEYPOT,
     VERSION_UNKNOWN_VULNS_POSSIBLE,
 };
-use super::honeypot::HoneypotRules;
+use super::honeypot::{HoneypotIndex, HoneypotRules};
 use super::rubric::Rubric;
 use super::vulns::{merge_vulns, KnownVulns, Matched};
 
@@ -68,7 +69,21 @@ impl Assessor {
 
     /// Assesses every service in place: `vulnerabilities` (merged), `honeypot`, `flags`,
     /// `dread`. Running it twice gives the same result.
+    ///
+    /// The one-shot form of [`Assessor::assess_with`]: the set is its own honeypot index.
     pub fn assess(&self, services: &mut [Service]) {
+        let mut index = self.honeypots.index();
+        for s in services.iter() {
+            index.add(s);
+        }
+        self.assess_with(services, &index.finish());
+    }
+
+    /// Assesses `chunk`, part (or all) of a set whose every service was fed to `index`
+    /// ([`HoneypotRules::index`]), in place. Each service comes out exactly as
+    /// [`Assessor::assess`] of the whole set leaves it, so a set too large for memory can be
+    /// read twice, once to build the index and once in chunks to assess.
+    pub fn assess_with(&self, services: &mut [Service], index: &HoneypotIndex) {
         // Vulnerability matching depends only on (vendor, product, version): match each distinct
         // triple once (large sets repeat a few products and versions many times).
         let mut memo: HashMap<(&str, &str, Option<&str>), usize> = HashMap::new();
@@ -103,7 +118,7 @@ impl Assessor {
             merge_vulns(&mut s.vulnerabilities, found, &self.vulns);
         }
 
-        let verdicts = self.honeypots.judge(services);
+        let verdicts = self.honeypots.judge_with(services, index);
         let threshold = self.honeypots.heuristics.threshold;
         let mut extras: Vec<(Option<Honeypot>, bool)> =
             verdicts.into_iter().zip(version_unknown).collect();

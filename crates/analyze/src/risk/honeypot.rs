@@ -18,6 +18,11 @@
 //! Signs combine as independent evidence (noisy-OR): `1 − Π(1 − pᵢ)`, rounded to two decimals.
 //! A service with no sign gets no verdict (`None`). The flag `likely-honeypot` is set at
 //! `threshold` (0.5 by default).
+//!
+//! The two heuristics need the whole set, but not the whole records: [`HoneypotRules::index`]
+//! collects, one service at a time, what they read (address, fingerprint hash, medical ports)
+//! into a [`HoneypotIndex`], against which [`HoneypotRules::judge_with`] judges any chunk of the
+//! set exactly as [`HoneypotRules::judge`] judges the set at once (it is built on them).
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -255,12 +260,45 @@ impl HoneypotRules {
     }
 
     /// Honeypot verdicts for a whole set, in the set's order (`None`: no sign).
+    ///
+    /// The one-shot form of [`HoneypotRules::index`] + [`HoneypotRules::judge_with`]: the set is
+    /// indexed, then judged against its own index.
     pub fn judge(&self, services: &[Service]) -> Vec<Option<Honeypot>> {
-        let mut signs: Vec<Vec<(f32, String)>> = vec![Vec::new(); services.len()];
+        let mut index = self.index();
+        for s in services {
+            index.add(s);
+        }
+        self.judge_with(services, &index.finish())
+    }
+
+    /// A builder of the set-wide part of the verdicts (clusters of identical answers, medical
+    /// ports per address), fed one service at a time, so a set too large for memory can be
+    /// judged in chunks: feed every service of the set to the builder, then judge each chunk
+    /// with [`HoneypotRules::judge_with`] against the finished index.
+    ///
+    /// The index keeps, per service, only its address, the hash of its answer fingerprint and
+    /// its port when medical: a few dozen bytes, never the details. It reads the protocol, port,
+    /// category and details a service had when fed, so feed services as they will be judged as
+    /// far as those go (enrichment adds no fingerprint key and no category, so it may come
+    /// later). The order of feeding does not matter.
+    pub fn index(&self) -> HoneypotIndexBuilder<'_> {
+        HoneypotIndexBuilder {
+            rules: self,
+            services: 0,
+            clusters: HashMap::new(),
+            ports: HashMap::new(),
+        }
+    }
+
+    /// Honeypot verdicts for `chunk`, part (or all) of a set whose every service was fed to
+    /// `index`, in the chunk's order. Each verdict is the one [`HoneypotRules::judge`] gives the
+    /// same service judged with the whole set at once.
+    pub fn judge_with(&self, chunk: &[Service], index: &HoneypotIndex) -> Vec<Option<Honeypot>> {
+        let mut signs: Vec<Vec<(f32, String)>> = vec![Vec::new(); chunk.len()];
 
         // Known identities (per service: spread over the cores for large sets).
         if !self.identities.is_empty() {
-            let mut view: Vec<&Service> = services.iter().collect();
+            let mut view: Vec<&Service> = chunk.iter().collect();
             super::assessor::par_zip(&mut view, &mut signs, |view, signs| {
                 for (s, signs) in view.iter().zip(signs.iter_mut()) {
                     let facts = service_facts(s);
@@ -276,58 +314,14 @@ impl HoneypotRules {
             });
         }
 
-        // Clusters of identical answers.
+        // Clusters of identical answers, then implausibly many medical ports on one address.
         let h = &self.heuristics;
-        let mut clusters: HashMap<u64, Vec<usize>> = HashMap::new();
-        for (i, s) in services.iter().enumerate() {
-            if let Some(fp) = fingerprint_hash(s) {
-                clusters.entry(fp).or_default().push(i);
+        for (s, signs) in chunk.iter().zip(signs.iter_mut()) {
+            if let Some((p, reason)) = fingerprint_hash(s).and_then(|fp| index.clusters.get(&fp)) {
+                signs.push((*p, reason.clone()));
             }
-        }
-        for members in clusters.values() {
-            if members.len() < h.cluster_min_addresses {
-                continue;
-            }
-            let mut addresses: Vec<IpAddr> = members.iter().map(|&i| services[i].ip).collect();
-            addresses.sort_unstable();
-            addresses.dedup();
-            if addresses.len() < h.cluster_min_addresses {
-                continue;
-            }
-            let mut networks: Vec<u64> = addresses.iter().map(|ip| network_of(*ip)).collect();
-            networks.sort_unstable();
-            networks.dedup();
-            if networks.len() < h.cluster_min_networks {
-                continue;
-            }
-            let large = addresses.len() >= h.cluster_min_addresses * h.cluster_large_factor;
-            let p = if large {
-                h.cluster_large_likelihood
-            } else {
-                h.cluster_likelihood
-            };
-            let reason = format!(
-                "same {} answer as {} other addresses in {} networks (cluster of identical configuration)",
-                services[members[0]].protocol.as_deref().unwrap_or("service"),
-                addresses.len() - 1,
-                networks.len()
-            );
-            for &i in members {
-                signs[i].push((p, reason.clone()));
-            }
-        }
-
-        // Implausibly many medical ports on one address.
-        let mut ports: HashMap<IpAddr, BTreeSet<u16>> = HashMap::new();
-        for s in services {
-            if is_medical(s) {
-                ports.entry(s.ip).or_default().insert(s.port);
-            }
-        }
-        for (i, s) in services.iter().enumerate() {
-            let n = ports.get(&s.ip).map_or(0, BTreeSet::len);
-            if n >= h.host_min_medical_ports {
-                signs[i].push((
+            if let Some(&n) = index.ports.get(&s.ip) {
+                signs.push((
                     h.host_likelihood,
                     format!(
                         "the address answers on {n} medical ports, more than a real system exposes"
@@ -350,6 +344,117 @@ impl HoneypotRules {
                 })
             })
             .collect()
+    }
+}
+
+/// Collects what the set-wide honeypot signs need, one service at a time
+/// ([`HoneypotRules::index`]).
+#[derive(Debug)]
+pub struct HoneypotIndexBuilder<'r> {
+    rules: &'r HoneypotRules,
+    services: usize,
+    /// Per fingerprint hash: the protocol of its services (part of the fingerprint, so the same
+    /// for all) and their addresses.
+    clusters: HashMap<u64, (Option<String>, Vec<IpAddr>)>,
+    /// Per address: its distinct medical ports.
+    ports: HashMap<IpAddr, BTreeSet<u16>>,
+}
+
+impl HoneypotIndexBuilder<'_> {
+    /// Whether the index reads this detail of a service (the other details may be left out of
+    /// the services fed to [`HoneypotIndexBuilder::add`]: the index comes out the same).
+    pub fn reads_detail(key: &str) -> bool {
+        // FINGERPRINT_KEYS is sorted (fingerprint_hash relies on it too).
+        FINGERPRINT_KEYS.binary_search(&key).is_ok()
+    }
+
+    /// Adds one service of the set.
+    pub fn add(&mut self, s: &Service) {
+        self.services += 1;
+        if let Some(fp) = fingerprint_hash(s) {
+            self.clusters
+                .entry(fp)
+                .or_insert_with(|| (s.protocol.clone(), Vec::new()))
+                .1
+                .push(s.ip);
+        }
+        if is_medical(s) {
+            self.ports.entry(s.ip).or_default().insert(s.port);
+        }
+    }
+
+    /// How many services were added.
+    pub fn len(&self) -> usize {
+        self.services
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.services == 0
+    }
+
+    /// The signs each fingerprint and address gives, under the rules' thresholds.
+    pub fn finish(self) -> HoneypotIndex {
+        let h = &self.rules.heuristics;
+        let mut clusters = HashMap::new();
+        for (fp, (protocol, mut addresses)) in self.clusters {
+            if addresses.len() < h.cluster_min_addresses {
+                continue;
+            }
+            addresses.sort_unstable();
+            addresses.dedup();
+            if addresses.len() < h.cluster_min_addresses {
+                continue;
+            }
+            let mut networks: Vec<u64> = addresses.iter().map(|ip| network_of(*ip)).collect();
+            networks.sort_unstable();
+            networks.dedup();
+            if networks.len() < h.cluster_min_networks {
+                continue;
+            }
+            let large = addresses.len() >= h.cluster_min_addresses * h.cluster_large_factor;
+            let p = if large {
+                h.cluster_large_likelihood
+            } else {
+                h.cluster_likelihood
+            };
+            let reason = format!(
+                "same {} answer as {} other addresses in {} networks (cluster of identical configuration)",
+                protocol.as_deref().unwrap_or("service"),
+                addresses.len() - 1,
+                networks.len()
+            );
+            clusters.insert(fp, (p, reason));
+        }
+        let ports = self
+            .ports
+            .into_iter()
+            .map(|(ip, ports)| (ip, ports.len()))
+            .filter(|(_, n)| *n >= h.host_min_medical_ports)
+            .collect();
+        HoneypotIndex {
+            services: self.services,
+            clusters,
+            ports,
+        }
+    }
+}
+
+/// The set-wide honeypot signs of a set of services, by answer fingerprint and by address
+/// ([`HoneypotIndexBuilder::finish`]); only fingerprints and addresses that give a sign are
+/// kept.
+#[derive(Debug, Clone, Default)]
+pub struct HoneypotIndex {
+    services: usize,
+    /// Fingerprint hash → likelihood and reason of its cluster sign.
+    clusters: HashMap<u64, (f32, String)>,
+    /// Address → its number of distinct medical ports, where that gives the sign.
+    ports: HashMap<IpAddr, usize>,
+}
+
+impl HoneypotIndex {
+    /// How many services the index was built from.
+    pub fn services(&self) -> usize {
+        self.services
     }
 }
 

@@ -32,8 +32,8 @@ pub use facts::{
 };
 pub use flags::FLAGS;
 pub use honeypot::{
-    fingerprint, Heuristics, HoneypotRules, Identity, BUILTIN_HONEYPOTS, BUILTIN_HONEYPOTS_NAME,
-    FINGERPRINT_KEYS, FINGERPRINT_MIN_FACTS,
+    fingerprint, Heuristics, HoneypotIndex, HoneypotIndexBuilder, HoneypotRules, Identity,
+    BUILTIN_HONEYPOTS, BUILTIN_HONEYPOTS_NAME, FINGERPRINT_KEYS, FINGERPRINT_MIN_FACTS,
 };
 pub use rubric::{
     score_of, severity_of, Rubric, Rule, BUILTIN_RUBRIC, BUILTIN_RUBRIC_NAME, CRITICAL_FROM,
