@@ -22,13 +22,14 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import base64
 import ssl
+
+from peerlib import free_port, kill, spawn, stop_manifest, wait_tcp
 
 PORT_BASE = 14242
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,37 +48,6 @@ TITLES = {
     "pynetdicom-leaky": {"ae_title": "PYNETDICOM"},
     "pynetdicom-tls": {"ae_title": "PYNETDICOM"},
 }
-
-
-def free_port(start, taken):
-    """The first port >= start that is free on every address and not already handed out."""
-    port = start
-    while port < 65000:
-        if port not in taken:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                s.bind(("0.0.0.0", port))
-                taken.add(port)
-                return port
-            except OSError:
-                pass
-            finally:
-                s.close()
-        port += 1
-    raise SystemExit("no free port")
-
-
-def wait_tcp(port, proc, what, attempts=200):
-    """Polls 127.0.0.1:port until it accepts (bounded: attempts x 50 ms)."""
-    for _ in range(attempts):
-        if proc is not None and proc.poll() is not None:
-            raise SystemExit(f"{what} exited early (code {proc.returncode})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"{what} did not listen on {port}")
 
 
 def wait_http(port, auth, what, attempts=200):
@@ -201,11 +171,6 @@ def orthanc_upload(http_port, files, auth):
                 raise SystemExit(f"upload to Orthanc failed: {r.status}")
 
 
-def spawn(args, log, **kw):
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, **kw)
-
-
 def start(state):
     os.makedirs(state, exist_ok=True)
     if os.path.exists(os.path.join(state, "peers.json")):
@@ -224,7 +189,7 @@ def start(state):
         # Orthanc, open and strict.
         password = secrets.token_hex(12)
         for name, strict in (("orthanc-open", False), ("orthanc-strict", True)):
-            dport, hport = free_port(PORT_BASE, taken), free_port(PORT_BASE + 4000, taken)
+            dport, hport = free_port(PORT_BASE, taken, "0.0.0.0"), free_port(PORT_BASE + 4000, taken, "0.0.0.0")
             storage = os.path.join(state, name)
             shutil.rmtree(storage, ignore_errors=True)
             os.makedirs(storage)
@@ -240,7 +205,7 @@ def start(state):
             record(name, dport, proc, http_port=hport)
 
         # DCMTK dcmqrscp: COMMON open to any peer, ACME_STORE only for calling AE ACME1.
-        port = free_port(PORT_BASE, taken)
+        port = free_port(PORT_BASE, taken, "0.0.0.0")
         db = os.path.join(state, "dcmqrscp")
         shutil.rmtree(db, ignore_errors=True)
         for ae in ("COMMON", "ACME_STORE"):
@@ -270,7 +235,7 @@ AETable END
         record("dcmqrscp", port, proc)
 
         # DCMTK storescp: storage and verification only, no query.
-        port = free_port(PORT_BASE, taken)
+        port = free_port(PORT_BASE, taken, "0.0.0.0")
         out = os.path.join(state, "storescp")
         os.makedirs(out, exist_ok=True)
         proc = spawn(["storescp", "--aetitle", "STORESCP", "--output-directory", out, str(port)], log)
@@ -286,7 +251,7 @@ AETable END
         for name, mode in (("pynetdicom-open", "open"), ("pynetdicom-strict", "strict"),
                            ("pynetdicom-vendor", "vendor"), ("pynetdicom-leaky", "leaky"),
                            ("pynetdicom-tls", "tls")):
-            port = free_port(PORT_BASE, taken)
+            port = free_port(PORT_BASE, taken, "0.0.0.0")
             proc = spawn([sys.executable, os.path.abspath(__file__), "serve-pynetdicom",
                           "--mode", mode, "--port", str(port), "--studies", studies,
                           "--cert", cert, "--key", key], log)
@@ -302,37 +267,8 @@ AETable END
     print(json.dumps({"peers": {k: v["port"] for k, v in peers.items()}}))
 
 
-def kill(pid):
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except OSError:
-        return
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return
-        # Reap if it is our child; otherwise poll until it is gone.
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.02)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
 def stop(state):
-    path = os.path.join(state, "peers.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        data = json.load(f)
-    for peer in data["peers"].values():
-        kill(peer["pid"])
-    os.remove(path)
+    stop_manifest(state, "peers.json")
 
 
 def serve_pynetdicom(mode, port, studies, cert=None, key=None):

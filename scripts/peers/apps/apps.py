@@ -38,11 +38,13 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from peerlib import free_port, spawn, wait_tcp  # noqa: E402
 
 PORT_BASE = 15400
 HERE = os.path.abspath(__file__)
@@ -50,35 +52,6 @@ HERE = os.path.abspath(__file__)
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-def free_port(taken):
-    port = PORT_BASE
-    while port < 65000:
-        if port not in taken:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                s.bind(("127.0.0.1", port))
-                taken.add(port)
-                return port
-            except OSError:
-                pass
-            finally:
-                s.close()
-        port += 1
-    raise SystemExit("no free port")
-
-
-def wait_tcp(port, proc, what, attempts=400):
-    """Polls 127.0.0.1:port until it accepts (bounded: attempts x 50 ms)."""
-    for _ in range(attempts):
-        if proc is not None and proc.poll() is not None:
-            raise SystemExit(f"{what} exited early (code {proc.returncode})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"{what} did not listen on {port}")
 
 
 def as_user(user):
@@ -91,11 +64,6 @@ def as_user(user):
 def chown_to(path, user):
     if os.geteuid() == 0:
         shutil.chown(path, user, user)
-
-
-def spawn(argv, log):
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
 
 
 def version_of(argv, marker):
@@ -506,34 +474,34 @@ def start(state):
 
     py = sys.executable
     for name, kind in [("python-hl7", "serve-hl7"), ("hl7apy", "serve-hl7apy")]:
-        port = free_port(taken)
+        port = free_port(PORT_BASE, taken)
         requests = os.path.join(state, f"{name}.requests")
         proc = spawn([py, HERE, kind, str(port), requests], log)
         add(name, proc, port, requests=requests)
         wait_tcp(port, proc, name)
     for name, mode in [("mongo-open", "open"), ("mongo-auth", "auth"), ("mongo-legacy", "legacy")]:
-        port = free_port(taken)
+        port = free_port(PORT_BASE, taken)
         requests = os.path.join(state, f"{name}.requests")
         proc = spawn([py, HERE, "serve-mongo", str(port), mode, requests], log)
         add(name, proc, port, requests=requests)
         wait_tcp(port, proc, name)
     for name, mode in [("es-open", "open"), ("es-auth", "auth")]:
-        port = free_port(taken)
+        port = free_port(PORT_BASE, taken)
         requests = os.path.join(state, f"{name}.requests")
         proc = spawn([py, HERE, "serve-es", str(port), mode, requests], log)
         add(name, proc, port, requests=requests)
         wait_tcp(port, proc, name)
     for name, password in [("redis-open", None), ("redis-auth", secrets.token_hex(16))]:
-        port = free_port(taken)
+        port = free_port(PORT_BASE, taken)
         add(name, start_redis(state, name, port, password, log), port)
     for name, mode in [("pg-trust-tls", "trust-tls"), ("pg-trust", "trust"),
                        ("pg-password", "scram")]:
-        port = free_port(taken)
+        port = free_port(PORT_BASE, taken)
         pg_log_path = os.path.join(state, f"{name}.log")
         with open(pg_log_path, "ab") as pg_log:
             proc = start_postgres(state, name, port, mode, pg_log)
         add(name, proc, port, signal="INT", log=pg_log_path)
-    port = free_port(taken)
+    port = free_port(PORT_BASE, taken)
     add("mariadb", start_mariadb(state, "mariadb", port, log), port)
     record["versions"] = {
         "postgresql": postgres_version(),

@@ -29,46 +29,18 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import struct
 import subprocess
 import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from peerlib import free_port, kill, spawn, stop_manifest, wait_tcp  # noqa: E402
+
 PORT_BASE = 24080
 HERE = os.path.dirname(os.path.abspath(__file__))
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
-
-
-def free_port(taken):
-    port = PORT_BASE
-    while port < 65000:
-        if port not in taken:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                s.bind(("0.0.0.0", port))
-                taken.add(port)
-                return port
-            except OSError:
-                pass
-            finally:
-                s.close()
-        port += 1
-    raise SystemExit("no free port")
-
-
-def wait_tcp(port, proc, what, attempts=300):
-    for _ in range(attempts):
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited early (code {proc.returncode})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"{what} did not listen on {port}")
 
 
 def wait_http(port, path, auth, proc, what, attempts=300):
@@ -85,11 +57,6 @@ def wait_http(port, path, auth, proc, what, attempts=300):
         except OSError:
             time.sleep(0.05)
     raise SystemExit(f"{what} did not answer HTTP on {port}")
-
-
-def spawn(args, log, **kw):
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, **kw)
 
 
 def element(group, elem, vr, value):
@@ -125,7 +92,7 @@ def synthetic_study(path, tag):
 
 
 def orthanc(state, name, taken, log, locked, password, study):
-    http_port, dicom_port = free_port(taken), free_port(taken)
+    http_port, dicom_port = free_port(PORT_BASE, taken, "0.0.0.0"), free_port(PORT_BASE, taken, "0.0.0.0")
     storage = os.path.join(state, name)
     shutil.rmtree(storage, ignore_errors=True)
     os.makedirs(storage)
@@ -204,7 +171,7 @@ def start(state):
         with open(pfile, "w") as f:
             json.dump(patients, f)
         for name, mode in (("fhir-open", "open"), ("fhir-locked", "locked")):
-            port = free_port(taken)
+            port = free_port(PORT_BASE, taken, "0.0.0.0")
             proc = spawn(["node", os.path.join(HERE, "fhir", "server.js"), str(port), mode, pfile],
                          log, env={**os.environ, "NODE_ENV": "production"})
             wait_http(port, "/4_0_1/metadata", None, proc, name)
@@ -214,7 +181,7 @@ def start(state):
         key, cert = certificate(state, "tls-modern",
                                 "/C=CH/O=Medsurface Test Hospital/CN=pacs.test.invalid",
                                 "DNS:pacs.test.invalid,IP:127.0.0.1")
-        port = free_port(taken)
+        port = free_port(PORT_BASE, taken, "0.0.0.0")
         proc = spawn(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", cert,
                       "-key", key, "-www", "-quiet"], log)
         wait_tcp(port, proc, "tls-modern")
@@ -223,7 +190,7 @@ def start(state):
         key, cert = certificate(state, "tls-legacy",
                                 "/C=DE/O=Legacy Modality Vendor/CN=modality.test.invalid",
                                 "DNS:modality.test.invalid")
-        port = free_port(taken)
+        port = free_port(PORT_BASE, taken, "0.0.0.0")
         proc = spawn(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", cert,
                       "-key", key, "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0", "-www", "-quiet"],
                      log)
@@ -239,36 +206,8 @@ def start(state):
     print(json.dumps({"peers": {k: v["port"] for k, v in peers.items()}}))
 
 
-def kill(pid):
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except OSError:
-        return
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.02)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
 def stop(state):
-    path = os.path.join(state, "web-peers.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        data = json.load(f)
-    for peer in data["peers"].values():
-        kill(peer["pid"])
-    os.remove(path)
+    stop_manifest(state, "web-peers.json")
 
 
 def main():
