@@ -847,7 +847,7 @@ impl Store for SqliteStore {
             out.push(s);
             Ok(())
         })?;
-        // Addresses are stored as text, whose order is not address order (10.0.0.10 < 10.0.0.9),
+        // Addresses are stored as text, whose order is not address order (192.0.2.10 < 192.0.2.9),
         // so the order the trait promises is made here.
         out.sort_by(|a, b| {
             let key =

@@ -639,9 +639,9 @@ fn services_are_ordered_by_address_and_filtered_by_address() {
     store
         .record_observations(&[
             observation("2001:db8::1", 104, Source::Shodan, seen, "dicom"),
-            observation("10.0.0.10", 104, Source::Shodan, seen, "dicom"),
-            observation("10.0.0.9", 11112, Source::Shodan, seen, "dicom"),
-            observation("10.0.0.9", 104, Source::Shodan, seen, "dicom"),
+            observation("192.0.2.10", 104, Source::Shodan, seen, "dicom"),
+            observation("192.0.2.9", 11112, Source::Shodan, seen, "dicom"),
+            observation("192.0.2.9", 104, Source::Shodan, seen, "dicom"),
         ])
         .unwrap();
     let order: Vec<(IpAddr, u16)> = store
@@ -653,16 +653,16 @@ fn services_are_ordered_by_address_and_filtered_by_address() {
     assert_eq!(
         order,
         vec![
-            (ip("10.0.0.9"), 104),
-            (ip("10.0.0.9"), 11112),
-            (ip("10.0.0.10"), 104),
+            (ip("192.0.2.9"), 104),
+            (ip("192.0.2.9"), 11112),
+            (ip("192.0.2.10"), 104),
             (ip("2001:db8::1"), 104)
         ]
     );
     let one = store
         .services(&ServiceFilter {
             scan: None,
-            ip: Some(ip("10.0.0.9")),
+            ip: Some(ip("192.0.2.9")),
         })
         .unwrap();
     assert_eq!(
