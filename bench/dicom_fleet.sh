@@ -44,10 +44,9 @@ MEDSURFACE_OPTS=${MEDSURFACE_OPTS:-}
 NMAP_OPTS=${NMAP_OPTS:-}
 TOOL_TIMEOUT=${BENCH_TOOL_TIMEOUT:-900}
 
-say() { printf 'dicom-fleet: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 2; }
-usage() { sed -n '/^# Usage:/,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; }
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+BENCH_NAME=dicom-fleet
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 while (($#)); do
     case $1 in
@@ -87,32 +86,12 @@ command -v nmap >/dev/null || missing+=(nmap)
 [[ -x /usr/bin/time ]] || missing+=(time)
 command -v python3 >/dev/null || missing+=(python3)
 command -v timeout >/dev/null || missing+=(coreutils)
-if ((${#missing[@]})); then
-    ((INSTALL)) || die "missing: ${missing[*]} (and --no-install was given)"
-    command -v apt-get >/dev/null || die "missing: ${missing[*]}; install them (no apt-get here)"
-    sudo=()
-    if ((EUID != 0)); then
-        command -v sudo >/dev/null || die "missing: ${missing[*]}; not root and no sudo"
-        sudo=(sudo)
-    fi
-    say "installing ${missing[*]} (apt-get update once, then install)"
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+install_missing "${missing[@]}"
 [[ -f /usr/share/nmap/scripts/dicom-ping.nse ]] || [[ -z ${WANT[nmap]:-} ]] ||
     die "this nmap has no dicom-ping script (nmap 7.92 or later has it)"
 
 # The lab is medsurface itself, so the binary is needed even with --tools nmap.
-MEDSURFACE=${MEDSURFACE_BIN:-$ROOT/target/release/medsurface}
-if [[ ! -x $MEDSURFACE && -z ${MEDSURFACE_BIN:-} && $BUILD == 1 ]]; then
-    say "$MEDSURFACE is missing; cargo build --release -p medsurface (several minutes)"
-    (cd "$ROOT" && cargo build --release -p medsurface >&2)
-fi
-[[ -x $MEDSURFACE ]] || die "no medsurface binary at $MEDSURFACE"
-# Captured first: `| grep -q` would close the pipe early and, under pipefail, fail the check.
-KINDS=$("$MEDSURFACE" lab --list 2>/dev/null || true)
-grep -q '^dicom-strict' <<<"$KINDS" ||
-    die "$MEDSURFACE has no dicom-open/dicom-strict lab kinds; rebuild it"
+need_lab_binary
 
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 # Each server holds a listener and, while a tool visits it, a few connections.

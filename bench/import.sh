@@ -42,10 +42,9 @@ BEFORE=
 TOOLS=
 BUILD=1
 
-say() { printf 'import: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 2; }
-usage() { sed -n '/^# Usage:/,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; }
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+BENCH_NAME=import
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 while (($#)); do
     case $1 in
@@ -94,13 +93,9 @@ fi
 BYTES=$(stat -c %s "$CORPUS")
 BANNERS=$(wc -l <"$CORPUS")
 
-BIN=${MEDSURFACE_BIN:-$ROOT/target/release/medsurface}
-if [[ ! -x $BIN ]]; then
-    ((BUILD)) || die "no medsurface binary at $BIN (and --no-build)"
-    say "building $BIN …"
-    (cd "$ROOT" && cargo build --release -p medsurface) >&2
-fi
-[[ -x $BIN ]] || die "no medsurface binary at $BIN"
+medsurface_binary
+BIN=$MEDSURFACE
+[[ -x $BIN ]] || die "no medsurface binary at $BIN (build it, or drop --no-build)"
 
 # --- 2. Interleaved rounds -------------------------------------------------------------------
 RES=$WORK/results.tsv

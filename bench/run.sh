@@ -49,10 +49,9 @@ PORTS=104,4242,11112
 NMAP_OPTS=${NMAP_OPTS:--T5 --min-parallelism 1000}
 TOOL_TIMEOUT=${BENCH_TOOL_TIMEOUT:-900}
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 2; }
-usage() { sed -n '/^# Usage:/,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; }
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 while (($#)); do
     case $1 in
@@ -110,17 +109,7 @@ ensure_packages() {
     [[ -e /usr/include/x86_64-linux-gnu/sys/epoll.h || -e /usr/include/sys/epoll.h ]] || missing+=(libc6-dev)
     command -v python3 >/dev/null || missing+=(python3)
     command -v timeout >/dev/null || missing+=(coreutils)
-    ((${#missing[@]})) || return 0
-    ((INSTALL)) || die "missing: ${missing[*]} (and --no-install was given)"
-    command -v apt-get >/dev/null || die "missing: ${missing[*]}; install them (no apt-get here)"
-    local sudo=()
-    if ((EUID != 0)); then
-        command -v sudo >/dev/null || die "missing: ${missing[*]}; not root and no sudo"
-        sudo=(sudo)
-    fi
-    say "installing ${missing[*]} (apt-get update once, then install)"
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    install_missing "${missing[@]}"
 }
 
 declare -A SKIP=()   # tool -> why it was not run
@@ -150,11 +139,9 @@ find_rustscan() {
 
 MEDSURFACE=
 find_medsurface() {
-    local bin=${MEDSURFACE_BIN:-$ROOT/target/release/medsurface}
-    if [[ ! -x $bin && -z ${MEDSURFACE_BIN:-} && $BUILD == 1 ]]; then
-        say "medsurface: $bin is missing; cargo build --release -p medsurface"
-        (cd "$ROOT" && cargo build --release -p medsurface >&2) || say "medsurface: the build failed"
-    fi
+    medsurface_binary
+    local bin=$MEDSURFACE
+    MEDSURFACE=
     if [[ ! -x $bin ]]; then
         SKIP[medsurface]="no binary at ${bin#"$ROOT"/}"
         say "medsurface: SKIPPED, no binary at $bin (build it with 'cargo build --release -p" \
