@@ -103,10 +103,6 @@ fn key(s: &Service) -> Key {
     (s.ip, s.port, s.transport.as_str())
 }
 
-fn text(v: &Option<String>) -> Option<String> {
-    v.clone()
-}
-
 fn detail(s: &Service, k: &str) -> Option<String> {
     s.details.get(k).map(|v| match v {
         serde_json::Value::String(t) => t.clone(),
@@ -173,11 +169,11 @@ fn field_changes(old: &Service, new: &Service) -> Vec<FieldChange> {
             });
         }
     };
-    push("protocol", text(&old.protocol), text(&new.protocol));
-    push("category", text(&old.category), text(&new.category));
-    push("vendor", text(&old.vendor), text(&new.vendor));
-    push("product", text(&old.product), text(&new.product));
-    push("version", text(&old.version), text(&new.version));
+    push("protocol", old.protocol.clone(), new.protocol.clone());
+    push("category", old.category.clone(), new.category.clone());
+    push("vendor", old.vendor.clone(), new.vendor.clone());
+    push("product", old.product.clone(), new.product.clone());
+    push("version", old.version.clone(), new.version.clone());
     for k in WATCHED_DETAILS {
         push(k, detail(old, k), detail(new, k));
     }
