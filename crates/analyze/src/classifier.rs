@@ -15,6 +15,7 @@ use medsurface_model::classify::{Classification, Evidence};
 use medsurface_model::Observation;
 
 use crate::error::{ErrorKind, SignatureError};
+use crate::matcher::{FieldIndex, LiteralGroups, Matcher, Scratch};
 use crate::signature::Signature;
 
 /// A set of compiled signatures.
@@ -25,6 +26,11 @@ pub struct Classifier {
     /// Indexes into `signatures`, best first: priority, then specificity (both descending),
     /// then id. The first signature in this order that matches is the best match.
     order: Vec<usize>,
+    /// The `contains` needles of every signature, grouped by field: one search per field and
+    /// call instead of one per needle.
+    literals: LiteralGroups,
+    /// Field names to positions, for the per-call view of an observation's details.
+    fields: FieldIndex,
 }
 
 /// The signature that won an observation, borrowed from the classifier.
@@ -139,13 +145,27 @@ impl Classifier {
             }
             by_id.insert(stem, sig);
         }
-        let signatures: Vec<Signature> = by_id.into_values().collect();
+        let mut signatures: Vec<Signature> = by_id.into_values().collect();
+        let literals = LiteralGroups::build(
+            signatures
+                .iter_mut()
+                .flat_map(|s| s.matchers.iter_mut())
+                .flat_map(|m| match m {
+                    Matcher::One(c) => std::slice::from_mut(c).iter_mut(),
+                    Matcher::Any(cs) => cs.iter_mut(),
+                }),
+        );
         let mut order: Vec<usize> = (0..signatures.len()).collect();
         // Stable: equal keys keep id order.
         order.sort_by_key(|&i| {
             std::cmp::Reverse((signatures[i].priority, signatures[i].specificity))
         });
-        Ok(Classifier { signatures, order })
+        Ok(Classifier {
+            signatures,
+            order,
+            literals,
+            fields: FieldIndex::new(),
+        })
     }
 
     /// Every signature, sorted by id.
@@ -163,11 +183,11 @@ impl Classifier {
 
     /// The best matching signature, without allocating: the first match in best-first order.
     pub fn best_match<'c>(&'c self, obs: &Observation) -> Option<Match<'c>> {
-        let present = crate::signature::present(obs);
+        let mut scratch = Scratch::new(&self.literals, &self.fields, obs);
         self.order
             .iter()
             .map(|&i| &self.signatures[i])
-            .find(|s| s.matches_given(obs, present))
+            .find(|s| s.matches_in(obs, &mut scratch))
             .map(|signature| Match { signature })
     }
 
@@ -178,11 +198,11 @@ impl Classifier {
 
     /// Every matching signature, best first (the first is what [`Classifier::classify`] picks).
     pub fn classify_all<'c>(&'c self, obs: &Observation) -> Vec<Match<'c>> {
-        let present = crate::signature::present(obs);
+        let mut scratch = Scratch::new(&self.literals, &self.fields, obs);
         self.order
             .iter()
             .map(|&i| &self.signatures[i])
-            .filter(|s| s.matches_given(obs, present))
+            .filter(|s| s.matches_in(obs, &mut scratch))
             .map(|signature| Match { signature })
             .collect()
     }
@@ -262,4 +282,82 @@ fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, SignatureError> {
             Ok((p.display().to_string(), text))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use medsurface_model::{Details, Observation, Source, Timestamp, Transport};
+
+    use super::Classifier;
+
+    /// The corpus and every example and counterexample, plus mixtures of neighbouring
+    /// examples (one's fields over another's, so titles, bodies and locations meet signatures
+    /// that were not written for them).
+    fn observations(c: &Classifier) -> Vec<Observation> {
+        let mut all: Vec<Observation> = c
+            .signatures()
+            .iter()
+            .flat_map(|s| s.examples.iter().chain(&s.counterexamples))
+            .map(|e| e.observation.clone())
+            .collect();
+        let n = all.len();
+        for i in 0..n {
+            for j in 1..6 {
+                let mut mixed = all[i].clone();
+                let donor = &all[(i + j * 7) % n];
+                mixed
+                    .details
+                    .extend(donor.details.iter().map(|(k, v)| (k.clone(), v.clone())));
+                all.push(mixed);
+            }
+        }
+        for line in include_str!("../tests/corpus/corpus.jsonl").lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let details: Details =
+                serde_json::from_value(v["details"].clone()).expect("corpus details");
+            all.push(Observation {
+                ip: "192.0.2.1".parse().expect("literal address"),
+                port: u16::try_from(v["port"].as_u64().unwrap_or(0)).unwrap_or(0),
+                transport: Transport::Tcp,
+                hostname: None,
+                protocol: v["protocol"].as_str().map(str::to_string),
+                probe: "corpus".into(),
+                source: Source::Scan,
+                seen_at: Timestamp::UNIX_EPOCH,
+                details,
+            });
+        }
+        all
+    }
+
+    /// The per-call scratch (grouped literal search, field view, field mask) picks what each
+    /// signature's own [`Signature::matches`](crate::Signature::matches) does: the matching
+    /// set, in best-first order, and the best match.
+    #[test]
+    fn the_per_call_scratch_classifies_as_signature_by_signature() {
+        let c = Classifier::builtin().expect("builtin signatures");
+        let all = observations(&c);
+        let mut matched = 0;
+        for obs in &all {
+            let naive: Vec<&str> = c
+                .order
+                .iter()
+                .map(|&i| &c.signatures[i])
+                .filter(|s| s.matches(obs))
+                .map(|s| s.id.as_str())
+                .collect();
+            let grouped: Vec<&str> = c
+                .classify_all(obs)
+                .iter()
+                .map(|m| m.signature.id.as_str())
+                .collect();
+            assert_eq!(grouped, naive, "{obs:?}");
+            let best = c.best_match(obs).map(|m| m.signature.id.as_str());
+            assert_eq!(best, naive.first().copied(), "{obs:?}");
+            matched += usize::from(best.is_some());
+        }
+        assert!(matched * 2 > all.len(), "{matched} of {}", all.len());
+    }
 }

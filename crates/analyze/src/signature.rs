@@ -16,7 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{line_of, ErrorKind, SignatureError};
-use crate::matcher::{Cond, Got, Literal, Matcher, Subject, Test, Want};
+use crate::matcher::{Cond, Got, Literal, Matcher, Scratch, Subject, Test, Want};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -305,6 +305,17 @@ impl Signature {
             && self.matchers.iter().all(|m| m.holding(obs).is_some())
     }
 
+    /// [`Signature::matches`] with the fields read, the field mask and the literal tests
+    /// answered through the caller's per-observation `scratch`.
+    pub(crate) fn matches_in<'o>(
+        &self,
+        obs: &'o Observation,
+        scratch: &mut Scratch<'_, 'o>,
+    ) -> bool {
+        (self.gate == 0 || self.gate & scratch.present != 0)
+            && self.matchers.iter().all(|m| m.holds_in(obs, scratch))
+    }
+
     /// The version this signature reads from `obs` (the first rule that yields one), bounded and
     /// made printable: it is peer text.
     pub fn extract_version(&self, obs: &Observation) -> Option<String> {
@@ -366,10 +377,13 @@ fn subject(
         "protocol" => Subject::Protocol,
         "transport" => Subject::Transport,
         name => {
-            let f = fields::field(name)
-                .ok_or_else(|| cx.err(at, ErrorKind::UnknownField(name.to_string())))?;
+            let index = fields::FIELDS
+                .binary_search_by(|f| f.name.cmp(name))
+                .map_err(|_| cx.err(at, ErrorKind::UnknownField(name.to_string())))?;
+            let f = &fields::FIELDS[index];
             Subject::Detail {
                 name: f.name,
+                index,
                 ty: f.ty,
                 key: None,
             }
@@ -380,12 +394,14 @@ fn subject(
         (
             Subject::Detail {
                 name,
+                index,
                 ty: FieldType::Json,
                 ..
             },
             Some(k),
         ) => Ok(Subject::Detail {
             name,
+            index,
             // A member of an object (a header value) is a string.
             ty: FieldType::Str,
             key: Some(k.clone()),
