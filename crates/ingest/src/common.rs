@@ -4,7 +4,6 @@
 //! same values.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
 use medsurface_model::text::printable;
@@ -27,19 +26,19 @@ pub const TEXT_CAP: usize = 256;
 /// Exactly `medsurface_model::text::printable(bytes, cap)`, faster on mostly-ASCII text: runs of
 /// printable ASCII (which `printable` keeps as they are) are copied whole, and only the other
 /// segments go through `printable`. Segments are cut at ASCII bytes only, so no UTF-8 sequence
-/// (valid or not) is split and the result is the same byte for byte (a test checks it).
+/// (valid or not) is split and the result is the same byte for byte (a test checks it). The text
+/// is built as bytes and checked for UTF-8 once at the end, not run by run.
 pub fn escape(bytes: &[u8], cap: usize) -> String {
     let bytes = &bytes[..bytes.len().min(cap)];
     let safe = |b: u8| (0x20..0x7f).contains(&b) && b != b'\\';
-    let mut out = String::with_capacity(bytes.len() + 16);
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len() + 16);
     let mut i = 0;
     while i < bytes.len() {
         let run = bytes[i..]
             .iter()
             .position(|&b| !safe(b))
             .unwrap_or(bytes.len() - i);
-        // The run is ASCII, so it is valid UTF-8.
-        out.push_str(std::str::from_utf8(&bytes[i..i + run]).unwrap_or_default());
+        out.extend_from_slice(&bytes[i..i + run]);
         i += run;
         if i == bytes.len() {
             break;
@@ -47,26 +46,33 @@ pub fn escape(bytes: &[u8], cap: usize) -> String {
         // An ASCII byte to escape, as `printable` does; or the non-ASCII bytes up to the next
         // ASCII byte, through `printable` itself.
         match bytes[i] {
-            b'\\' => out.push_str("\\\\"),
-            b'\t' => out.push_str("\\t"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
             b if b.is_ascii() => {
-                let _ = write!(out, "\\x{b:02x}");
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ]);
             }
             _ => {
                 let end = i + bytes[i..]
                     .iter()
                     .position(u8::is_ascii)
                     .unwrap_or(bytes.len() - i);
-                out.push_str(&printable(&bytes[i..end], end - i));
+                out.extend_from_slice(printable(&bytes[i..end], end - i).as_bytes());
                 i = end;
                 continue;
             }
         }
         i += 1;
     }
-    out
+    // ASCII and `printable`'s text: always UTF-8, so the fallback is never taken.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Inserts `value` as bounded printable text under `key`, unless it is absent or empty.
@@ -96,7 +102,10 @@ pub fn put_list<'a>(d: &mut Details, key: &str, values: impl IntoIterator<Item =
 pub fn put_country(d: &mut Details, code: Option<&str>) {
     if let Some(c) = code.map(str::trim) {
         if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
-            d.insert(keys::GEO_COUNTRY.into(), json!(c.to_ascii_uppercase()));
+            d.insert(
+                keys::GEO_COUNTRY.into(),
+                Value::String(c.to_ascii_uppercase()),
+            );
         }
     }
 }
@@ -116,8 +125,26 @@ pub fn put_asn(d: &mut Details, text: Option<&str>, number: Option<i64>) {
         (None, None) => None,
     };
     if let Some(n) = n {
-        d.insert(keys::NET_ASN.into(), json!(format!("AS{n}")));
+        d.insert(keys::NET_ASN.into(), Value::String(asn_text(n)));
     }
+}
+
+/// `AS64496`: what `format!("AS{n}")` writes, without the formatting machinery (once per record).
+fn asn_text(mut n: u32) -> String {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut s = String::with_capacity(2 + digits.len() - at);
+    s.push_str("AS");
+    s.extend(digits[at..].iter().map(|&b| char::from(b)));
+    s
 }
 
 /// A timestamp: RFC 3339 with a zone, or a civil date-time without one (Shodan's, which is UTC),
@@ -164,7 +191,10 @@ pub fn put_banner(d: &mut Details, bytes: &[u8]) {
     if bytes.is_empty() {
         return;
     }
-    d.insert("banner.text".into(), json!(escape(bytes, BANNER_CAP)));
+    d.insert(
+        "banner.text".into(),
+        Value::String(escape(bytes, BANNER_CAP)),
+    );
     d.insert("banner.bytes".into(), json!(bytes.len()));
 }
 
@@ -268,7 +298,7 @@ pub fn put_dicom_answer(
     let called = called.unwrap_or(DEFAULT_CALLED_AE);
     d.insert(
         dicom_keys::CALLED_AE.into(),
-        json!(printable(called.as_bytes(), 64)),
+        Value::String(printable(called.as_bytes(), 64)),
     );
     match verdict {
         Verdict::Accepted => {
@@ -328,17 +358,20 @@ pub fn http_from_banner(d: &mut Details, bytes: &[u8]) -> bool {
         d.insert("http.headers".into(), Value::Object(map));
     }
     if let Some(s) = head.text("server") {
-        d.insert("http.server".into(), json!(s));
+        d.insert("http.server".into(), Value::String(s));
     }
     if let Some(s) = head.text("x-powered-by") {
-        d.insert("http.powered_by".into(), json!(s));
+        d.insert("http.powered_by".into(), Value::String(s));
     }
     if let Some(r) = head.realm() {
-        d.insert("http.realm".into(), json!(r));
+        d.insert("http.realm".into(), Value::String(r));
     }
     let cookies = head.cookie_names();
     if !cookies.is_empty() {
-        d.insert("http.cookies".into(), json!(cookies));
+        d.insert(
+            "http.cookies".into(),
+            Value::Array(cookies.into_iter().map(Value::String).collect()),
+        );
     }
     true
 }
@@ -372,7 +405,7 @@ pub fn fhir_from_body(d: &mut Details, body: &str) {
     if let Some(cap) = medsurface_proto::fhir::parse_capability(t.as_bytes()) {
         let mut put = |k: &str, v: &Option<String>| {
             if let Some(v) = v {
-                d.insert(k.into(), json!(v));
+                d.insert(k.into(), Value::String(v.clone()));
             }
         };
         put("fhir.software", &cap.software);
@@ -402,7 +435,13 @@ pub fn is_blank(line: &[u8]) -> bool {
 /// The protocol name for a service name given by a foreign tool (Shodan module, nmap service,
 /// Censys service name, zgrab2 module), in product.md's vocabulary where one applies.
 pub fn protocol_name(name: &str) -> Option<String> {
-    let n = name.trim().to_ascii_lowercase();
+    let n = name.trim();
+    // Lower-cased only when needed (module names usually are already).
+    let n: Cow<str> = if n.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(n.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(n)
+    };
     let n = n
         .strip_suffix("-simple-new")
         .or_else(|| n.strip_suffix("-simple"))
@@ -481,6 +520,13 @@ mod tests {
             port_from(None),
             Err(crate::RecordProblem::Missing { field: "port" })
         );
+    }
+
+    #[test]
+    fn asn_text_is_format() {
+        for n in [0, 7, 10, 64496, 99_999, 4_200_000_000, u32::MAX] {
+            assert_eq!(asn_text(n), format!("AS{n}"));
+        }
     }
 
     #[test]

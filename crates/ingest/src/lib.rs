@@ -351,16 +351,23 @@ fn run<R: Read + Send, T: Send>(
         stages,
     };
     match format {
-        Format::Shodan => pipeline::run(input, Vec::new(), shodan::parse_line, &mut job)?,
-        Format::Masscan => pipeline::run(input, Vec::new(), masscan::parse_line, &mut job)?,
-        Format::Zgrab2 => pipeline::run(input, Vec::new(), zgrab2::parse_line, &mut job)?,
+        Format::Shodan => pipeline::run(input, Vec::new(), &shodan::Lines, &mut job)?,
+        Format::Masscan => {
+            let parser = pipeline::EachLine(masscan::parse_line);
+            pipeline::run(input, Vec::new(), &parser, &mut job)?
+        }
+        Format::Zgrab2 => {
+            let parser = pipeline::EachLine(zgrab2::parse_line);
+            pipeline::run(input, Vec::new(), &parser, &mut job)?
+        }
         Format::Censys => {
             let prefix = match read_prefix(&mut input) {
                 Ok(p) => p,
                 Err(f) => return Err(pipeline::read_failure(f, &job.report)),
             };
             if censys::is_line_delimited(&prefix) {
-                pipeline::run(input, prefix, censys::parse_line, &mut job)?
+                let parser = pipeline::EachLine(censys::parse_line);
+                pipeline::run(input, prefix, &parser, &mut job)?
             } else {
                 document(&mut input, prefix, censys::read_document, &mut job)?
             }

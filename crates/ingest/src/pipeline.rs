@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Mutex;
@@ -51,9 +51,47 @@ pub struct Ctx {
 /// `]` of masscan's JSON list).
 pub type LineParser = fn(&[u8], &Ctx) -> Result<Option<Parsed>, RecordProblem>;
 
+/// How a parser thread reads the lines of one chunk: most formats parse each line on its own
+/// ([`EachLine`]); a format may keep state from one line to the next of a chunk (Shodan keeps
+/// one JSON deserializer, so its string buffer grows once per chunk rather than once per line).
+/// Whatever the state, a line must parse exactly as its [`LineParser`] would parse it alone.
+pub trait ChunkParser: Sync {
+    /// What is kept from one line to the next within a chunk.
+    type State<'a>;
+    /// The state for a new chunk.
+    fn start<'a>(&self, chunk: &'a [u8]) -> Self::State<'a>;
+    /// Parses the line `chunk[line]` (without its line ending).
+    fn parse(
+        &self,
+        state: &mut Self::State<'_>,
+        line: Range<usize>,
+        ctx: &Ctx,
+    ) -> Result<Option<Parsed>, RecordProblem>;
+}
+
+/// Each line parsed on its own by a [`LineParser`].
+#[derive(Clone, Copy)]
+pub struct EachLine(pub LineParser);
+
+impl ChunkParser for EachLine {
+    type State<'a> = &'a [u8];
+    fn start<'a>(&self, chunk: &'a [u8]) -> &'a [u8] {
+        chunk
+    }
+    fn parse(
+        &self,
+        chunk: &mut &[u8],
+        line: Range<usize>,
+        ctx: &Ctx,
+    ) -> Result<Option<Parsed>, RecordProblem> {
+        (self.0)(&chunk[line], ctx)
+    }
+}
+
 enum Work {
-    /// Whole lines; the last chunk may end without a newline.
-    Lines { seq: u64, data: Vec<u8> },
+    /// Whole lines, `data[..len]` (the rest of `data` is spare room); the last chunk may end
+    /// without a newline.
+    Lines { seq: u64, data: Vec<u8>, len: usize },
     /// One line longer than the limit, skipped by the reader.
     TooLong { seq: u64 },
 }
@@ -85,10 +123,10 @@ struct Done<T> {
 }
 
 /// Runs the pipeline over `input` (starting with `prefix`, bytes already read from it).
-pub fn run<R: Read + Send, T: Send>(
+pub fn run<R: Read + Send, T: Send, P: ChunkParser>(
     input: Input<R>,
     prefix: Vec<u8>,
-    parser: LineParser,
+    parser: &P,
     job: &mut Job<'_, '_, T>,
 ) -> Result<(), IngestError> {
     let Job {
@@ -221,6 +259,10 @@ const READ_STEP: usize = crate::input::READ_BUF;
 /// A chunk is cut at the last newline once the buffer holds at least `batch_bytes`. A line
 /// longer than `max_record_bytes` with no newline in sight is dropped as it streams by (the
 /// buffer never grows past the limit plus one read), and reported as one `TooLong` line.
+///
+/// A buffer's data is `buf[..filled]`; the bytes after it are spare room that the next read
+/// fills. Buffers keep their length when they are handed on and come back, so their memory is
+/// zeroed once, when it is first used, and not again before every read.
 fn read_chunks<R: Read>(
     mut input: Input<R>,
     prefix: Vec<u8>,
@@ -237,72 +279,84 @@ fn read_chunks<R: Read>(
     let Ok(mut buf) = credit_rx.recv() else {
         return (pos(&input), None);
     };
-    buf.clear();
-    buf.extend_from_slice(&prefix);
+    let mut filled = put_at_start(&mut buf, &prefix);
     let mut skipping = false;
     loop {
         if cancel.load(Ordering::Relaxed) {
             return (pos(&input), None);
         }
-        let old = buf.len();
-        buf.resize(old + READ_STEP, 0);
-        let n = match input.read_some(&mut buf[old..]) {
+        if buf.len() < filled + READ_STEP {
+            buf.resize(filled + READ_STEP, 0);
+        }
+        let n = match input.read_some(&mut buf[filled..filled + READ_STEP]) {
             Ok(n) => n,
             Err(f) => {
-                buf.truncate(old);
                 // Deliver the whole lines read before the failure.
                 if !skipping {
-                    if let Some(last) = memchr::memrchr(b'\n', &buf) {
-                        buf.truncate(last + 1);
-                        let _ = work_tx.send(Work::Lines { seq, data: buf });
+                    if let Some(last) = memchr::memrchr(b'\n', &buf[..filled]) {
+                        let len = last + 1;
+                        let _ = work_tx.send(Work::Lines {
+                            seq,
+                            data: buf,
+                            len,
+                        });
                     }
                 }
                 return (pos(&input), Some(f));
             }
         };
-        buf.truncate(old + n);
+        filled += n;
         if n == 0 {
             // End of input: what is left is the last line, without a newline.
-            if !buf.is_empty() && !skipping {
-                let _ = work_tx.send(Work::Lines { seq, data: buf });
+            if filled > 0 && !skipping {
+                let _ = work_tx.send(Work::Lines {
+                    seq,
+                    data: buf,
+                    len: filled,
+                });
             }
             return (pos(&input), None);
         }
         if skipping {
-            match memchr::memchr(b'\n', &buf) {
+            match memchr::memchr(b'\n', &buf[..filled]) {
                 Some(i) => {
-                    buf.drain(..=i);
+                    buf.copy_within(i + 1..filled, 0);
+                    filled -= i + 1;
                     skipping = false;
                 }
                 None => {
-                    buf.clear();
+                    filled = 0;
                     continue;
                 }
             }
         }
-        if buf.len() < target {
+        if filled < target {
             continue;
         }
-        match memchr::memrchr(b'\n', &buf) {
+        match memchr::memrchr(b'\n', &buf[..filled]) {
             Some(last) => {
                 let Ok(mut next) = credit_rx.recv() else {
                     return (pos(&input), None);
                 };
-                next.clear();
-                next.extend_from_slice(&buf[last + 1..]);
-                buf.truncate(last + 1);
-                if work_tx.send(Work::Lines { seq, data: buf }).is_err() {
+                let rest = put_at_start(&mut next, &buf[last + 1..filled]);
+                let chunk = Work::Lines {
+                    seq,
+                    data: buf,
+                    len: last + 1,
+                };
+                if work_tx.send(chunk).is_err() {
                     return (pos(&input), None);
                 }
                 seq += 1;
                 buf = next;
+                filled = rest;
             }
-            None if buf.len() > max_line => {
+            None if filled > max_line => {
                 if work_tx.send(Work::TooLong { seq }).is_err() {
                     return (pos(&input), None);
                 }
                 seq += 1;
-                buf.clear();
+                filled = 0;
                 skipping = true;
             }
             None => {}
@@ -310,18 +364,27 @@ fn read_chunks<R: Read>(
     }
 }
 
+/// Copies `bytes` to the start of `buf`, growing it if it is shorter; returns their length.
+fn put_at_start(buf: &mut Vec<u8>, bytes: &[u8]) -> usize {
+    if buf.len() < bytes.len() {
+        buf.resize(bytes.len(), 0);
+    }
+    buf[..bytes.len()].copy_from_slice(bytes);
+    bytes.len()
+}
+
 /// What a parser thread does with a line.
-struct Parse<'a, T> {
-    parser: LineParser,
+struct Parse<'a, T, P> {
+    parser: &'a P,
     map: &'a (dyn Fn(Vec<Observation>) -> (Vec<Observation>, T) + Sync),
     ctx: &'a Ctx,
 }
 
 /// A parser thread.
-fn parse_chunks<T>(
+fn parse_chunks<T, P: ChunkParser>(
     work_rx: &Mutex<Receiver<Work>>,
     done_tx: Sender<Done<T>>,
-    how: Parse<'_, T>,
+    how: Parse<'_, T, P>,
     cancel: &AtomicBool,
 ) {
     loop {
@@ -347,9 +410,9 @@ fn parse_chunks<T>(
                 buffer: None,
                 panicked: false,
             },
-            Work::Lines { seq, data } => {
+            Work::Lines { seq, data, len } => {
                 let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    parse_lines(seq, data, &how)
+                    parse_lines(seq, data, len, &how)
                 }));
                 parsed.unwrap_or(Done {
                     seq,
@@ -367,13 +430,22 @@ fn parse_chunks<T>(
     }
 }
 
-fn parse_lines<T>(seq: u64, data: Vec<u8>, how: &Parse<'_, T>) -> Done<T> {
+fn parse_lines<T, P: ChunkParser>(
+    seq: u64,
+    buffer: Vec<u8>,
+    len: usize,
+    how: &Parse<'_, T, P>,
+) -> Done<T> {
+    let data = &buffer[..len.min(buffer.len())];
     let ctx = how.ctx;
     let mut items = Vec::new();
     let mut start = 0usize;
     let mut rel_line = 0u64;
-    let mut handle = |line: &[u8], rel_line: u64| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut state = how.parser.start(data);
+    let mut handle = |mut line: Range<usize>, rel_line: u64| {
+        if line.end > line.start && data[line.end - 1] == b'\r' {
+            line.end -= 1;
+        }
         if line.len() > ctx.max_record_bytes {
             let problem = RecordProblem::TooLong {
                 limit: ctx.max_record_bytes,
@@ -381,7 +453,7 @@ fn parse_lines<T>(seq: u64, data: Vec<u8>, how: &Parse<'_, T>) -> Done<T> {
             items.push(Item::Error { rel_line, problem });
             return;
         }
-        match (how.parser)(line, ctx) {
+        match how.parser.parse(&mut state, line, ctx) {
             Ok(Some(parsed)) => {
                 let count = parsed.observations.len();
                 let (observations, mapped) = (how.map)(parsed.observations);
@@ -397,21 +469,22 @@ fn parse_lines<T>(seq: u64, data: Vec<u8>, how: &Parse<'_, T>) -> Done<T> {
             Err(problem) => items.push(Item::Error { rel_line, problem }),
         }
     };
-    for nl in memchr::memchr_iter(b'\n', &data) {
-        handle(&data[start..nl], rel_line);
+    for nl in memchr::memchr_iter(b'\n', data) {
+        handle(start..nl, rel_line);
         rel_line += 1;
         start = nl + 1;
     }
     if start < data.len() {
-        handle(&data[start..], rel_line);
+        handle(start..data.len(), rel_line);
         rel_line += 1;
     }
+    drop(state);
     Done {
         seq,
         lines: rel_line,
         bytes: data.len() as u64,
         items,
-        buffer: Some(data),
+        buffer: Some(buffer),
         panicked: false,
     }
 }

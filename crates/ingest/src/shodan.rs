@@ -22,10 +22,11 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::ops::Range;
 
 use medsurface_model::{Details, Observation, Source, Transport};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::{self, put_list, put_text};
 use crate::keys as k;
@@ -198,18 +199,131 @@ struct Cipher<'a> {
     name: LStr<'a>,
 }
 
-/// Parses one line of a Shodan export.
+/// Parses one line of a Shodan export on its own: what [`Lines`] must give for every line of a
+/// chunk (the tests compare the two).
+#[cfg(test)]
 pub fn parse_line(line: &[u8], ctx: &Ctx) -> Result<Option<Parsed>, RecordProblem> {
     if common::is_blank(line) {
         return Ok(None);
     }
-    let mut b: Banner = serde_json::from_slice(line).map_err(|e| common::json_problem(&e))?;
+    parsed(banner_alone(line), ctx)
+}
+
+/// The observation of a banner, or the record's problem.
+fn parsed(banner: serde_json::Result<Banner>, ctx: &Ctx) -> Result<Option<Parsed>, RecordProblem> {
+    let mut b = banner.map_err(|e| common::json_problem(&e))?;
     let obs = observation(&mut b, ctx)?;
     let time_assumed = obs.1;
     Ok(Some(Parsed {
         observations: vec![obs.0],
         time_assumed,
     }))
+}
+
+/// One line read alone. Valid UTF-8 (the normal case) is read as text, so serde_json does not
+/// check each string's UTF-8 again; the result is the same as reading the bytes (`from_str`
+/// only skips that check, and unescaped strings of valid text are valid).
+fn banner_alone(line: &[u8]) -> serde_json::Result<Banner<'_>> {
+    match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(line),
+    }
+}
+
+/// Shodan's line parser for the pipeline: each line parses exactly as [`banner_alone`] reads it,
+/// but one JSON deserializer reads the lines of a chunk one after the other. serde_json unescapes
+/// strings into a buffer of its deserializer; page bodies are kilobytes of escaped text, and a
+/// new deserializer per line grew that buffer from nothing for every banner. The chunk is also
+/// checked for UTF-8 once, so that no string is checked again.
+pub struct Lines;
+
+/// A chunk being read by [`Lines`].
+pub struct Chunk<'a> {
+    data: &'a [u8],
+    /// The chunk's longest valid UTF-8 prefix: all of it, unless the file is not UTF-8.
+    text: &'a str,
+    /// A deserializer over `text[base..]`, and `base`; it stands where the last banner it read
+    /// ended.
+    stream: Option<(usize, Stream<'a>)>,
+}
+
+type Stream<'a> = serde_json::StreamDeserializer<'a, serde_json::de::StrRead<'a>, Banner<'a>>;
+
+impl crate::pipeline::ChunkParser for Lines {
+    type State<'a> = Chunk<'a>;
+
+    fn start<'a>(&self, data: &'a [u8]) -> Chunk<'a> {
+        let text = match std::str::from_utf8(data) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&data[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        Chunk {
+            data,
+            text,
+            stream: None,
+        }
+    }
+
+    fn parse(
+        &self,
+        chunk: &mut Chunk<'_>,
+        line: Range<usize>,
+        ctx: &Ctx,
+    ) -> Result<Option<Parsed>, RecordProblem> {
+        if common::is_blank(&chunk.data[line.clone()]) {
+            return Ok(None);
+        }
+        parsed(chunk.banner(line), ctx)
+    }
+}
+
+impl<'a> Chunk<'a> {
+    /// The banner of the (non-blank) line `data[line]`, as [`banner_alone`] reads it.
+    fn banner(&mut self, line: Range<usize>) -> serde_json::Result<Banner<'a>> {
+        match self.streamed(line.clone()) {
+            Some(banner) => Ok(banner),
+            None => banner_alone(&self.data[line]),
+        }
+    }
+
+    /// The banner read by the chunk's deserializer, when that is sure to be what reading the line
+    /// alone gives: a value that starts in the line (only JSON whitespace lies between where the
+    /// deserializer stands and the line: line endings, blank lines) and ends in it, followed by
+    /// nothing but whitespace, is read from the same bytes either way. Anything else (a JSON
+    /// error, a value running past the line's end, trailing characters) is left to
+    /// [`banner_alone`], which gives the error of the line alone; the deserializer is then
+    /// dropped and the next line starts a new one.
+    fn streamed(&mut self, line: Range<usize>) -> Option<Banner<'a>> {
+        if line.end > self.text.len() {
+            return None;
+        }
+        let data = self.data;
+        let usable = |at: usize| at <= line.start && data[at..line.start].iter().all(is_json_space);
+        if !matches!(&self.stream, Some((base, s)) if usable(base + s.byte_offset())) {
+            let text = self.text.get(line.start..)?;
+            let stream = serde_json::Deserializer::from_str(text).into_iter();
+            self.stream = Some((line.start, stream));
+        }
+        let (base, stream) = self.stream.as_mut()?;
+        let read = stream.next();
+        let end = *base + stream.byte_offset();
+        match read {
+            Some(Ok(banner))
+                if end <= line.end && data[end..line.end].iter().all(is_json_space) =>
+            {
+                Some(banner)
+            }
+            _ => {
+                self.stream = None;
+                None
+            }
+        }
+    }
+}
+
+/// The whitespace JSON allows between values.
+fn is_json_space(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 fn address(b: &Banner) -> Result<IpAddr, RecordProblem> {
@@ -296,10 +410,10 @@ fn observation(b: &mut Banner, ctx: &Ctx) -> Result<(Observation, bool), RecordP
             put_dn(&mut d, "tls.cert_issuer", &c.issuer);
             put_text(&mut d, "tls.cert_org", c.subject.get("O"));
             if let Some(t) = c.issued.get().and_then(asn1_time) {
-                d.insert("tls.cert_not_before".into(), json!(t));
+                d.insert("tls.cert_not_before".into(), Value::String(t));
             }
             if let Some(t) = c.expires.get().and_then(asn1_time) {
-                d.insert("tls.cert_not_after".into(), json!(t));
+                d.insert("tls.cert_not_after".into(), Value::String(t));
             }
             if let Some(e) = c.expired.0 {
                 d.insert("tls.cert_expired".into(), json!(e));
@@ -443,12 +557,15 @@ fn put_dn(d: &mut Details, key: &str, pairs: &Pairs) {
     if pairs.0.is_empty() {
         return;
     }
-    let dn = pairs
-        .0
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut dn = String::new();
+    for (i, (k, v)) in pairs.0.iter().enumerate() {
+        if i > 0 {
+            dn.push_str(", ");
+        }
+        dn.push_str(k);
+        dn.push('=');
+        dn.push_str(v);
+    }
     put_text(d, key, Some(&dn));
 }
 
@@ -458,15 +575,19 @@ fn asn1_time(s: &str) -> Option<String> {
     if s.len() != 14 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let civil = format!(
-        "{}-{}-{}T{}:{}:{}",
-        &s[0..4],
-        &s[4..6],
-        &s[6..8],
-        &s[8..10],
-        &s[10..12],
-        &s[12..14]
-    );
+    // `YYYY-MM-DDTHH:MM:SS`
+    let mut civil = String::with_capacity(19);
+    for (part, sep) in [
+        (&s[0..4], "-"),
+        (&s[4..6], "-"),
+        (&s[6..8], "T"),
+        (&s[8..10], ":"),
+        (&s[10..12], ":"),
+        (&s[12..14], ""),
+    ] {
+        civil.push_str(part);
+        civil.push_str(sep);
+    }
     common::parse_time(&civil).map(|t| t.to_string())
 }
 
@@ -515,6 +636,117 @@ mod tests {
         );
         assert_eq!(o.ip.to_string(), "2001:db8::5");
         assert!(o.details.is_empty(), "{:?}", o.details);
+    }
+
+    /// What a parser thread makes of a chunk with [`Lines`], split into lines as the pipeline
+    /// splits them (lines longer than `limit` are skipped, unparsed), next to what [`parse_line`]
+    /// makes of each line alone.
+    fn chunk_and_alone(chunk: &[u8], limit: usize) -> Vec<(String, String)> {
+        use crate::pipeline::ChunkParser;
+        let show = |r: Result<Option<Parsed>, RecordProblem>| match r {
+            Ok(Some(p)) => format!("{:?} {}", p.observations, p.time_assumed),
+            Ok(None) => "none".to_string(),
+            Err(e) => format!("{e:?}"),
+        };
+        let mut state = Lines.start(chunk);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < chunk.len() {
+            let end = chunk[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(chunk.len(), |i| start + i);
+            let mut line = start..end;
+            if line.end > line.start && chunk[line.end - 1] == b'\r' {
+                line.end -= 1;
+            }
+            start = end + 1;
+            if line.len() > limit {
+                continue;
+            }
+            out.push((
+                show(Lines.parse(&mut state, line.clone(), &ctx())),
+                show(parse_line(&chunk[line], &ctx())),
+            ));
+        }
+        out
+    }
+
+    /// Lines that read alone give a banner, an error, or nothing; some run into the next line.
+    const LINES: &[&[u8]] = &[
+        br#"{"ip_str": "192.0.2.1", "port": 104, "data": "HTTP/1.1 200 OK\r\nServer: a\r\n\r\n", "http": {"html": "<p>\u00e9\n</p>", "title": "t"}}"#,
+        b"{\"ip_str\": \"192.0.2.2\", \"port\": 80, \"org\": \"\\u4e2d Org\", \"location\": {\"city\": \"Z\xc3\xbcrich\", \"country_code\": \"ch\"}}",
+        br#"{"ip": 3325256727, "port": 443, "ssl": {"cert": {"subject": {"CN": "h", "O": "Org"}, "issued": "20250101000000Z"}}}"#,
+        br#"{"ip_str": "192.0.2.3", "port": 1} x"#,
+        br#"{"ip_str": "192.0.2.3", "port": 1} {"ip_str": "192.0.2.4", "port": 2}"#,
+        br#"{"ip_str": "192.0.2.5","#,
+        br#""port": 5}"#,
+        br#"{"ip_str": "192.0.2.6", "port": 6, "data": "\ud800"}"#,
+        b"{\"ip_str\": \"192.0.2.7\", \"port\": 7, \"data\": \"a\xffb\"}",
+        b"{\"ip_str\": \"192.0.2.8\", \"port\": 8, \"_shodan\": {\"id\": \"\xff\"}}",
+        br#"{"ip_str": "192.0.2.9", "port": 9, "port": 9}"#,
+        br#"  {"ip_str": "192.0.2.10", "port": 10}   "#,
+        b"\x0b{\"ip_str\": \"192.0.2.11\", \"port\": 11}",
+        b"{\"ip_str\": \"192.0.2.12\", \"port\": 12}\r",
+        b"[]",
+        b"null",
+        b"5",
+        b"",
+        b"   ",
+        b"\x0c",
+        b"\r",
+        b"{",
+        b"}",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn a_chunk_reads_as_its_lines_alone(
+            picks in proptest::collection::vec(0..LINES.len(), 0..40),
+            crlf in proptest::collection::vec(proptest::bool::ANY, 40),
+            last_newline in proptest::bool::ANY,
+            limit in 0usize..200,
+        ) {
+            let mut chunk = Vec::new();
+            for (i, &p) in picks.iter().enumerate() {
+                chunk.extend_from_slice(LINES[p]);
+                if i + 1 < picks.len() || last_newline {
+                    chunk.extend_from_slice(if crlf[i] { b"\r\n" } else { b"\n" });
+                }
+            }
+            for (chunked, alone) in chunk_and_alone(&chunk, limit) {
+                proptest::prop_assert_eq!(chunked, alone);
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_split_over_two_lines_is_two_bad_lines() {
+        let both = chunk_and_alone(
+            b"{\"ip_str\": \"192.0.2.5\",\n\"port\": 5}\n{\"ip\": 1, \"port\": 2}",
+            1 << 20,
+        );
+        assert_eq!(both.len(), 3);
+        for (chunked, alone) in &both {
+            assert_eq!(chunked, alone);
+        }
+        assert_eq!(both[0].0, "Truncated");
+        assert!(both[1].0.starts_with("Malformed"), "{}", both[1].0);
+        assert!(both[2].0.starts_with("[Observation"), "{}", both[2].0);
+    }
+
+    #[test]
+    fn a_skipped_line_is_not_read_with_the_next() {
+        // The second line is too long for the pipeline, which never hands it to the parser; the
+        // chunk's deserializer must not read it as the start of the third line's record.
+        let chunk = b"{\"ip\":1,\"port\":2}\n{\"ip_str\": \"192.0.2.5\",\n  \"port\": 5}";
+        let both = chunk_and_alone(chunk, 20);
+        assert_eq!(both.len(), 2);
+        for (chunked, alone) in &both {
+            assert_eq!(chunked, alone);
+        }
+        assert!(both[0].0.starts_with("[Observation"), "{}", both[0].0);
+        assert!(both[1].0.starts_with("Malformed"), "{}", both[1].0);
     }
 
     #[test]
