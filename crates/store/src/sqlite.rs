@@ -8,7 +8,9 @@
 //!
 //! Imports arrive as [`ImportRow`]s, already encoded on the threads that parse them, so the
 //! writer only binds text: four statements per sighting (host, service, source history,
-//! observation), prepared once per transaction, in the order of the services' index.
+//! observation), prepared once per transaction, in the order of the services' index. A
+//! sighting's data (details, verdict) is written once, in its observation: the service row
+//! keeps only what spans sightings, and reads join it to its latest observation.
 //!
 //! Replays are harmless by construction: probe rows are keyed by (scan, seq) and inserted with
 //! `ON CONFLICT DO NOTHING`, an outcome is counted only when its row is new (or, for `closed`
@@ -215,26 +217,14 @@ const UPSERT_HOST: &str = "
         first_seen = min(hosts.first_seen, excluded.first_seen),
         last_seen = max(hosts.last_seen, excluded.last_seen)";
 
-// The latest observation (by seen_at; the later write wins a tie) sets protocol, probe,
-// details and source together, so they always describe one sighting. The host name is kept
-// from an older sighting when the newer one has none: a scan by address must not erase the
-// name an import knew.
+// The service row holds only what spans its sightings; protocol, probe, details, source and
+// verdict are read from its latest observation (see `LATEST_OBSERVATION`). The host name is
+// kept from an older sighting when the newer one has none (the later write wins a tie): a
+// scan by address must not erase the name an import knew.
 const UPSERT_SERVICE: &str = "
-    INSERT INTO services
-        (ip, port, transport, protocol, probe, details, source, hostname, first_seen, last_seen,
-         classification)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+    INSERT INTO services (ip, port, transport, hostname, first_seen, last_seen)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?5)
     ON CONFLICT (ip, port, transport) DO UPDATE SET
-        classification = CASE WHEN excluded.last_seen >= services.last_seen
-                              THEN excluded.classification ELSE services.classification END,
-        protocol = CASE WHEN excluded.last_seen >= services.last_seen
-                        THEN excluded.protocol ELSE services.protocol END,
-        probe = CASE WHEN excluded.last_seen >= services.last_seen
-                     THEN excluded.probe ELSE services.probe END,
-        details = CASE WHEN excluded.last_seen >= services.last_seen
-                       THEN excluded.details ELSE services.details END,
-        source = CASE WHEN excluded.last_seen >= services.last_seen
-                      THEN excluded.source ELSE services.source END,
         hostname = CASE WHEN excluded.last_seen >= services.last_seen
                         THEN coalesce(excluded.hostname, services.hostname)
                         ELSE coalesce(services.hostname, excluded.hostname) END,
@@ -248,12 +238,30 @@ const UPSERT_SOURCE: &str = "
         first_seen = min(service_sources.first_seen, excluded.first_seen),
         last_seen = max(service_sources.last_seen, excluded.last_seen)";
 
-const INSERT_OBSERVATION: &str = "
+// A scan's observation is written only with its new probe result, so it is new too (and a
+// second one of the same (scan, seq) is dropped, as it always was).
+const INSERT_SCAN_OBSERVATION: &str = "
     INSERT INTO observations
         (service_id, scan_id, seq, source, probe, seen_at, protocol, hostname, details,
          classification)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
     ON CONFLICT DO NOTHING";
+
+// A sighting imported again (same service, source, probe and time) adds no row, but it is
+// the later write: its row replaces the stored one and takes a new, greatest id, so if it is
+// the latest sighting its values (a newer classifier's verdict, say) are the ones read, and a
+// sighting tied with it on time that was written in between no longer wins the tie.
+const INSERT_IMPORT_OBSERVATION: &str = "
+    INSERT OR REPLACE INTO observations
+        (service_id, scan_id, seq, source, probe, seen_at, protocol, hostname, details,
+         classification)
+    VALUES (?1, NULL, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// The latest observation of the service `s`: the greatest seen_at, the later write (greatest
+/// id) winning a tie. `observations_by_service` (service_id, seen_at, then the row id) gives
+/// it as the first entry read backwards, without sorting.
+const LATEST_OBSERVATION: &str = "(SELECT l.id FROM observations l WHERE l.service_id = s.id
+     ORDER BY l.seen_at DESC, l.id DESC LIMIT 1)";
 
 /// One sighting as the writer binds it: every value already in its column's text form.
 struct Row<'a> {
@@ -295,12 +303,14 @@ impl<'a> Row<'a> {
 }
 
 /// The four statements that store a sighting, prepared once per transaction: the host, the
-/// service (returning its id), the service's source history, the observation.
+/// service (returning its id), the service's source history, the observation (a scan's or an
+/// import's).
 struct Writer<'t> {
     host: rusqlite::CachedStatement<'t>,
     service: rusqlite::CachedStatement<'t>,
     source: rusqlite::CachedStatement<'t>,
-    observation: rusqlite::CachedStatement<'t>,
+    scan_observation: rusqlite::CachedStatement<'t>,
+    import_observation: rusqlite::CachedStatement<'t>,
 }
 
 impl<'t> Writer<'t> {
@@ -309,42 +319,44 @@ impl<'t> Writer<'t> {
             host: tx.prepare_cached(UPSERT_HOST)?,
             service: tx.prepare_cached(UPSERT_SERVICE)?,
             source: tx.prepare_cached(UPSERT_SOURCE)?,
-            observation: tx.prepare_cached(INSERT_OBSERVATION)?,
+            scan_observation: tx.prepare_cached(INSERT_SCAN_OBSERVATION)?,
+            import_observation: tx.prepare_cached(INSERT_IMPORT_OBSERVATION)?,
         })
     }
 
     /// Upserts the host, the service and its source history, and keeps the observation.
     fn write(&mut self, r: &Row<'_>) -> rusqlite::Result<()> {
         self.host.execute(params![r.ip, r.name, r.seen])?;
-        let service_id: i64 = self.service.query_row(
-            params![
-                r.ip,
-                r.port,
-                r.transport,
-                r.protocol,
-                r.probe,
-                r.details,
-                r.source,
-                r.name,
-                r.seen,
-                r.classification
-            ],
-            |row| row.get(0),
-        )?;
+        let service_id: i64 = self
+            .service
+            .query_row(params![r.ip, r.port, r.transport, r.name, r.seen], |row| {
+                row.get(0)
+            })?;
         self.source.execute(params![service_id, r.source, r.seen])?;
-        let (scan_id, seq) = r.probe_result.unzip();
-        self.observation.execute(params![
-            service_id,
-            scan_id,
-            seq,
-            r.source,
-            r.probe,
-            r.seen,
-            r.protocol,
-            r.hostname,
-            r.details,
-            r.classification
-        ])?;
+        match r.probe_result {
+            Some((scan_id, seq)) => self.scan_observation.execute(params![
+                service_id,
+                scan_id,
+                seq,
+                r.source,
+                r.probe,
+                r.seen,
+                r.protocol,
+                r.hostname,
+                r.details,
+                r.classification
+            ])?,
+            None => self.import_observation.execute(params![
+                service_id,
+                r.source,
+                r.probe,
+                r.seen,
+                r.protocol,
+                r.hostname,
+                r.details,
+                r.classification
+            ])?,
+        };
         Ok(())
     }
 }
@@ -476,6 +488,7 @@ impl<'de> serde::de::Visitor<'de> for KeyIfKept<'_> {
     }
 }
 
+/// The details of an observation row (`c` reads the observations table).
 fn details_from_row(c: &Cols<'_, '_>, keep: KeepDetails<'_>) -> Result<Details, StoreError> {
     let Some(keep) = keep else {
         return c.json("details");
@@ -484,30 +497,39 @@ fn details_from_row(c: &Cols<'_, '_>, keep: KeepDetails<'_>) -> Result<Details, 
     let mut de = serde_json::Deserializer::from_str(text);
     serde::Deserializer::deserialize_map(&mut de, DetailsOnly(keep))
         .and_then(|d| de.end().map(|()| d))
-        .map_err(|e| codec::corrupt("services", format!("column details: invalid JSON ({e})")))
+        .map_err(|e| {
+            codec::corrupt(
+                "observations",
+                format!("column details: invalid JSON ({e})"),
+            )
+        })
 }
 
+/// A service from a row of [`services_sql`]: the services row's columns joined with those of
+/// the service's latest observation.
 fn stored_service_from_row(
-    c: &Cols<'_, '_>,
+    row: &rusqlite::Row<'_>,
     keep: KeepDetails<'_>,
 ) -> Result<StoredService, StoreError> {
-    // The services row holds the latest observation's fields; rebuild that observation so the
-    // record comes from the one mapping the model defines.
+    let c = &Cols::new(row, "services");
+    let o = &Cols::new(row, "observations");
+    // Rebuild the latest observation, with the host name kept across sightings, so the record
+    // comes from the one mapping the model defines.
     let latest = Observation {
         ip: c.ip("ip")?,
         port: c.uint("port")?,
         transport: c.name("transport", transport_parse)?,
         hostname: c.opt_string("hostname")?,
-        protocol: c.opt_string("protocol")?,
-        probe: c.text("probe")?.to_owned(),
-        source: c.name("source", Source::parse)?,
+        protocol: o.opt_string("protocol")?,
+        probe: o.text("probe")?.to_owned(),
+        source: o.name("source", Source::parse)?,
         seen_at: c.timestamp("last_seen")?,
-        details: details_from_row(c, keep)?,
+        details: details_from_row(o, keep)?,
     };
     let last_seen = latest.seen_at;
     let mut service = Service::from_observation_owned(latest);
-    if let Some(c) = c.opt_json::<Classification>("classification")? {
-        service.apply_classification(&c);
+    if let Some(v) = o.opt_json::<Classification>("classification")? {
+        service.apply_classification(&v);
     }
     Ok(StoredService {
         service,
@@ -515,6 +537,46 @@ fn stored_service_from_row(
         last_seen,
         sources: c.json("sources")?,
     })
+}
+
+/// Every service matching the filter (?1: address, ?2: scan), with its latest observation's
+/// fields, in the table's order (row id, the order services were first stored), which the
+/// trait promises is the same on every read of an unchanged store. A service without an
+/// observation (never written so) reads as a corrupt row, not as a gap in the list.
+fn services_sql() -> String {
+    format!(
+        "SELECT s.ip, s.port, s.transport, s.hostname, s.first_seen, s.last_seen,
+                o.protocol, o.probe, o.details, o.source, o.classification,
+                (SELECT json_group_array(src.source ORDER BY src.first_seen, src.source)
+                 FROM service_sources src WHERE src.service_id = s.id) AS sources
+         FROM services s
+         LEFT JOIN observations o ON o.id = {LATEST_OBSERVATION}
+         WHERE (?1 IS NULL OR s.ip = ?1)
+           AND (?2 IS NULL OR EXISTS (SELECT 1 FROM observations so
+                                      WHERE so.service_id = s.id AND so.scan_id = ?2))
+         ORDER BY s.id"
+    )
+}
+
+impl SqliteStore {
+    /// One batch of imported sightings in one transaction (see `record_import_rows`).
+    fn write_import_rows(&mut self, rows: &[ImportRow]) -> Result<(), StoreError> {
+        let q = query("record imported observations");
+        let tx = self.conn.transaction().map_err(&q)?;
+        {
+            let mut writer = Writer::new(&tx).map_err(&q)?;
+            // In the order of the services' unique index (and of the hosts' key), so that
+            // the index pages a batch touches are visited one after the other instead of at
+            // random. The sort is stable: sightings of one service, and of one host, keep
+            // their order, which is all the history depends on (the later write wins a tie).
+            let mut order: Vec<&ImportRow> = rows.iter().collect();
+            order.sort_by(|a, b| (&a.ip, a.port, a.transport).cmp(&(&b.ip, b.port, b.transport)));
+            for row in order {
+                writer.write(&Row::import(row)).map_err(&q)?;
+            }
+        }
+        tx.commit().map_err(q)
+    }
 }
 
 impl SqliteStore {
@@ -527,34 +589,32 @@ impl SqliteStore {
         keep: KeepDetails<'_>,
         f: &mut dyn FnMut(StoredService) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        self.stream_services_of(&services_sql(), filter, keep, f)
+    }
+
+    /// [`SqliteStore::stream_services`] with the query given (tests read an older schema's
+    /// store with that release's query).
+    fn stream_services_of(
+        &self,
+        sql: &str,
+        filter: &ServiceFilter,
+        keep: KeepDetails<'_>,
+        f: &mut dyn FnMut(StoredService) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         const OP: &str = "list services";
         // One read transaction: the scan check and the rows are one snapshot.
         let tx = self.conn.unchecked_transaction().map_err(query(OP))?;
         if let Some(scan) = filter.scan {
             scan_exists(&tx, scan, OP)?;
         }
-        // In the table's order (row id, the order services were first stored), which the trait
-        // promises is the same on every read of an unchanged store. One cursor: a row is
-        // decoded, handed over and forgotten before the next is read.
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT s.ip, s.port, s.transport, s.protocol, s.probe, s.details, s.source,
-                        s.hostname, s.first_seen, s.last_seen, s.classification,
-                        (SELECT json_group_array(src.source ORDER BY src.first_seen, src.source)
-                         FROM service_sources src WHERE src.service_id = s.id) AS sources
-                 FROM services s
-                 WHERE (?1 IS NULL OR s.ip = ?1)
-                   AND (?2 IS NULL OR EXISTS (SELECT 1 FROM observations o
-                                              WHERE o.service_id = s.id AND o.scan_id = ?2))
-                 ORDER BY s.id",
-            )
-            .map_err(query(OP))?;
+        // One cursor: a row is decoded, handed over and forgotten before the next is read.
+        let mut stmt = tx.prepare_cached(sql).map_err(query(OP))?;
         let ip = filter.ip.as_ref().map(IpAddr::to_string);
         let mut rows = stmt
             .query(params![ip, filter.scan.map(|s| s.0)])
             .map_err(query(OP))?;
         while let Some(row) = rows.next().map_err(query(OP))? {
-            f(stored_service_from_row(&Cols::new(row, "services"), keep)?)?;
+            f(stored_service_from_row(row, keep)?)?;
         }
         Ok(())
     }
@@ -750,20 +810,19 @@ impl Store for SqliteStore {
     fn record_import_rows(&mut self, rows: &[ImportRow]) -> Result<(), StoreError> {
         const OP: &str = "record imported observations";
         let q = query(OP);
-        let tx = self.conn.transaction().map_err(&q)?;
-        {
-            let mut writer = Writer::new(&tx).map_err(&q)?;
-            // In the order of the services' unique index (and of the hosts' key), so that
-            // the index pages a batch touches are visited one after the other instead of at
-            // random. The sort is stable: sightings of one service, and of one host, keep
-            // their order, which is all the history depends on (the later write wins a tie).
-            let mut order: Vec<&ImportRow> = rows.iter().collect();
-            order.sort_by(|a, b| (&a.ip, a.port, a.transport).cmp(&(&b.ip, b.port, b.transport)));
-            for row in order {
-                writer.write(&Row::import(row)).map_err(&q)?;
-            }
-        }
-        tx.commit().map_err(q)
+        // Foreign keys are not checked row by row here: the writer upserts a sighting's host
+        // before its service, and the service before its history and observation, so every
+        // reference it makes exists by construction (the tests run `foreign_key_check` after
+        // imports). Checking costs a seek per reference and a statement journal per statement,
+        // about a tenth of a large import. The pragma is a no-op inside a transaction, so it
+        // is switched around this one, and back on whatever happens.
+        self.conn
+            .pragma_update(None, "foreign_keys", false)
+            .map_err(&q)?;
+        let written = self.write_import_rows(rows);
+        let restored = self.conn.pragma_update(None, "foreign_keys", true);
+        written?;
+        restored.map_err(q)
     }
 
     fn finish_scan(
@@ -996,6 +1055,44 @@ mod tests {
         assert_eq!(by_rows.services(&all).unwrap(), services);
         assert_eq!(count(&by_rows, "observations"), 4);
         assert_eq!(count(&by_rows, "hosts"), 2);
+
+        // Written without foreign key checks, every reference holds, and the checks are on
+        // again for every other write.
+        assert_eq!(foreign_key_violations(&by_rows), 0);
+        let on: bool = by_rows
+            .conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert!(on, "foreign keys are enforced again after an import");
+    }
+
+    fn foreign_key_violations(store: &SqliteStore) -> i64 {
+        store
+            .conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_foreign_key_check_of_the_import_tests_sees_a_dangling_reference() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let i = import("192.0.2.9", "2026-03-05T00:00:00Z", None, "p");
+        let row = ImportRow::new(&i.observation, i.classification.as_ref()).unwrap();
+        store.record_import_rows(&[row]).unwrap();
+        assert_eq!(foreign_key_violations(&store), 0);
+        store
+            .conn
+            .execute_batch(
+                "PRAGMA foreign_keys = OFF; DELETE FROM hosts; PRAGMA foreign_keys = ON;",
+            )
+            .unwrap();
+        assert_eq!(
+            foreign_key_violations(&store),
+            1,
+            "the service's host is gone"
+        );
     }
 
     #[test]
@@ -1003,5 +1100,480 @@ mod tests {
         for o in Outcome::ALL {
             assert!(SCAN_COLUMNS.contains(&format!("count_{}", o.as_str())));
         }
+    }
+
+    /// The query plan of `sql` (parameters bound to 1), one line per step.
+    fn plan(store: &SqliteStore, sql: &str) -> String {
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let n = stmt.parameter_count();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(vec![1_i64; n]), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn a_services_latest_observation_is_read_from_the_index_without_sorting() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let services = plan(&store, &services_sql());
+        assert!(
+            services.contains("SEARCH l USING COVERING INDEX observations_by_service"),
+            "{services}"
+        );
+        assert!(
+            services.contains("SEARCH o USING INTEGER PRIMARY KEY"),
+            "{services}"
+        );
+        assert!(
+            !services.contains("SCAN l") && !services.contains("SCAN o"),
+            "{services}"
+        );
+        // The only sort is that of a service's few sources, as before.
+        let sorts: Vec<&str> = services
+            .lines()
+            .filter(|l| l.contains("TEMP B-TREE"))
+            .collect();
+        assert_eq!(
+            sorts,
+            ["USE TEMP B-TREE FOR json_group_array(ORDER BY)"],
+            "{services}"
+        );
+        // A scan's observations are found through the partial index on (scan_id, seq).
+        let scan = plan(
+            &store,
+            "SELECT o.id FROM observations o WHERE o.scan_id = ?1",
+        );
+        assert!(
+            scan.contains("observations_by_probe_result (scan_id=?)"),
+            "{scan}"
+        );
+        let joined = plan(
+            &store,
+            "SELECT p.seq, o.id FROM probe_results p
+             LEFT JOIN observations o ON o.scan_id = p.scan_id AND o.seq = p.seq
+             WHERE p.scan_id = ?1",
+        );
+        assert!(
+            joined.contains("observations_by_probe_result (scan_id=? AND seq=?)"),
+            "{joined}"
+        );
+    }
+
+    /// The writes and the services query of schema 2 (as of commit fe0dc9c), to build a store
+    /// as that code left it and read it as that code did.
+    mod v2 {
+        pub(super) const UPSERT_SERVICE: &str = "
+            INSERT INTO services
+                (ip, port, transport, protocol, probe, details, source, hostname, first_seen,
+                 last_seen, classification)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+            ON CONFLICT (ip, port, transport) DO UPDATE SET
+                classification = CASE WHEN excluded.last_seen >= services.last_seen
+                                      THEN excluded.classification
+                                      ELSE services.classification END,
+                protocol = CASE WHEN excluded.last_seen >= services.last_seen
+                                THEN excluded.protocol ELSE services.protocol END,
+                probe = CASE WHEN excluded.last_seen >= services.last_seen
+                             THEN excluded.probe ELSE services.probe END,
+                details = CASE WHEN excluded.last_seen >= services.last_seen
+                               THEN excluded.details ELSE services.details END,
+                source = CASE WHEN excluded.last_seen >= services.last_seen
+                              THEN excluded.source ELSE services.source END,
+                hostname = CASE WHEN excluded.last_seen >= services.last_seen
+                                THEN coalesce(excluded.hostname, services.hostname)
+                                ELSE coalesce(services.hostname, excluded.hostname) END,
+                first_seen = min(services.first_seen, excluded.first_seen),
+                last_seen = max(services.last_seen, excluded.last_seen)
+            RETURNING id";
+
+        pub(super) const INSERT_OBSERVATION: &str = "
+            INSERT INTO observations
+                (service_id, scan_id, seq, source, probe, seen_at, protocol, hostname, details,
+                 classification)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            ON CONFLICT DO NOTHING";
+
+        pub(super) const SERVICES: &str = "
+            SELECT s.ip, s.port, s.transport, s.protocol, s.probe, s.details, s.source,
+                   s.hostname, s.first_seen, s.last_seen, s.classification,
+                   (SELECT json_group_array(src.source ORDER BY src.first_seen, src.source)
+                    FROM service_sources src WHERE src.service_id = s.id) AS sources
+            FROM services s
+            WHERE (?1 IS NULL OR s.ip = ?1)
+              AND (?2 IS NULL OR EXISTS (SELECT 1 FROM observations o
+                                         WHERE o.service_id = s.id AND o.scan_id = ?2))
+            ORDER BY s.id";
+    }
+
+    /// A sighting as schema 2's writer stored it.
+    struct Sighting<'a> {
+        addr: &'a str,
+        port: u16,
+        source: Source,
+        seen: &'a str,
+        protocol: Option<&'a str>,
+        hostname: Option<&'a str>,
+        product: Option<&'a str>,
+        /// (scan, seq) of a scan's open result; `None` for an import.
+        probe_result: Option<(ScanId, i64)>,
+    }
+
+    fn write_v2(conn: &Connection, s: &Sighting<'_>) {
+        use medsurface_model::classify::{Category, Confidence};
+        let seen = ts_to_sql(s.seen.parse().unwrap());
+        let mut details = Details::new();
+        details.insert("banner.text".into(), serde_json::json!(s.seen));
+        details.insert("dicom.aet".into(), serde_json::json!(s.addr));
+        let details = serde_json::to_string(&details).unwrap();
+        let classification = s.product.map(|p| {
+            serde_json::to_string(&Classification {
+                signature: format!("sig-{p}"),
+                category: Category::Imaging,
+                vendor: "Vendor".into(),
+                product: p.into(),
+                version: Some("1.0".into()),
+                confidence: Confidence::High,
+                evidence: vec![],
+            })
+            .unwrap()
+        });
+        let probe = match s.probe_result {
+            Some(_) => "dicom",
+            None => s.source.as_str(),
+        };
+        if let Some((scan, seq)) = s.probe_result {
+            conn.execute(
+                "INSERT INTO probe_results (scan_id, seq, ip, port, outcome, attempts, rtt_us)
+                 VALUES (?1, ?2, ?3, ?4, 'open', 1, 900)",
+                params![scan.0, seq, s.addr, s.port],
+            )
+            .unwrap();
+        }
+        conn.execute(UPSERT_HOST, params![s.addr, s.hostname, seen])
+            .unwrap();
+        let service: i64 = conn
+            .query_row(
+                v2::UPSERT_SERVICE,
+                params![
+                    s.addr,
+                    s.port,
+                    "tcp",
+                    s.protocol,
+                    probe,
+                    details,
+                    s.source.as_str(),
+                    s.hostname,
+                    seen,
+                    classification
+                ],
+                |r| r.get(0),
+            )
+            .unwrap();
+        conn.execute(UPSERT_SOURCE, params![service, s.source.as_str(), seen])
+            .unwrap();
+        let (scan, seq) = s.probe_result.map(|(scan, seq)| (scan.0, seq)).unzip();
+        conn.execute(
+            v2::INSERT_OBSERVATION,
+            params![
+                service,
+                scan,
+                seq,
+                s.source.as_str(),
+                probe,
+                seen,
+                s.protocol,
+                s.hostname,
+                details,
+                classification
+            ],
+        )
+        .unwrap();
+    }
+
+    /// Everything a reader can get out of a store.
+    #[derive(Debug, PartialEq)]
+    struct Reads {
+        services: Vec<StoredService>,
+        by_ip: Vec<StoredService>,
+        by_scan: Vec<StoredService>,
+        streamed: Vec<StoredService>,
+        details_only: Vec<StoredService>,
+        scan_services: Vec<Service>,
+        probe_results: Vec<ProbeResult>,
+        scans: Vec<ScanMeta>,
+    }
+
+    /// What the store's readers return; with `services_sql`, services are read with that
+    /// query instead of this build's (as the release that wrote it did).
+    fn reads(store: &SqliteStore, scan: ScanId, services_sql: Option<&str>) -> Reads {
+        let sql = services_sql.map_or_else(super::services_sql, str::to_owned);
+        let stream = |filter: &ServiceFilter, keep: KeepDetails<'_>| {
+            let mut out = Vec::new();
+            store
+                .stream_services_of(&sql, filter, keep, &mut |s| {
+                    out.push(s);
+                    Ok(())
+                })
+                .unwrap();
+            out
+        };
+        let sorted = |mut v: Vec<StoredService>| {
+            v.sort_by(|a, b| {
+                let key = |s: &StoredService| {
+                    (s.service.ip, s.service.port, s.service.transport.as_str())
+                };
+                key(a).cmp(&key(b))
+            });
+            v
+        };
+        let all = ServiceFilter::default();
+        let by_ip = ServiceFilter {
+            ip: Some("192.0.2.7".parse().unwrap()),
+            ..ServiceFilter::default()
+        };
+        let by_scan = ServiceFilter {
+            scan: Some(scan),
+            ..ServiceFilter::default()
+        };
+        let dicom_only = |k: &str| k.starts_with("dicom.");
+        let (services, streamed, details_only) = if services_sql.is_some() {
+            (
+                sorted(stream(&all, None)),
+                stream(&all, None),
+                stream(&all, Some(&dicom_only)),
+            )
+        } else {
+            let mut streamed = Vec::new();
+            store
+                .for_each_service(&all, &mut |s| {
+                    streamed.push(s);
+                    Ok(())
+                })
+                .unwrap();
+            let mut details_only = Vec::new();
+            store
+                .for_each_service_details(&all, &dicom_only, &mut |s| {
+                    details_only.push(s);
+                    Ok(())
+                })
+                .unwrap();
+            (store.services(&all).unwrap(), streamed, details_only)
+        };
+        Reads {
+            services,
+            by_ip: sorted(stream(&by_ip, None)),
+            by_scan: sorted(stream(&by_scan, None)),
+            streamed,
+            details_only,
+            scan_services: store.scan_services(scan).unwrap(),
+            probe_results: store.probe_results(scan, None).unwrap(),
+            scans: store.scans().unwrap(),
+        }
+    }
+
+    fn ids(store: &SqliteStore, sql: &str) -> Vec<(i64, i64)> {
+        let mut stmt = store.conn.prepare(sql).unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn a_schema_2_store_reads_the_same_after_migrating() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        migrations::migrate_through(&mut conn, ":memory:", &migrations::MIGRATIONS[..2]).unwrap();
+        let mut store = SqliteStore { conn };
+        let scan = store
+            .create_scan(&NewScan {
+                args: vec!["medsurface".into(), "scan".into()],
+                plan: serde_json::json!({}),
+                seed: 7,
+                shard: Shard::WHOLE,
+                total: 3,
+                started_at: "2026-03-04T00:00:00Z".parse().unwrap(),
+            })
+            .unwrap();
+        let sighting = |addr, source, seen, product| Sighting {
+            addr,
+            port: 104,
+            source,
+            seen,
+            protocol: Some("dicom"),
+            hostname: None,
+            product,
+            probe_result: None,
+        };
+        let sightings = [
+            // .7: an import naming the host, then a newer scan without a name, then an older
+            // import that changes nothing.
+            Sighting {
+                hostname: Some("pacs.example"),
+                ..sighting(
+                    "192.0.2.7",
+                    Source::Shodan,
+                    "2026-03-01T00:00:00Z",
+                    Some("a"),
+                )
+            },
+            Sighting {
+                protocol: None,
+                probe_result: Some((scan, 0)),
+                ..sighting("192.0.2.7", Source::Scan, "2026-03-04T00:00:01Z", None)
+            },
+            sighting(
+                "192.0.2.7",
+                Source::Censys,
+                "2026-02-01T00:00:00Z",
+                Some("old"),
+            ),
+            // .8: two sources tied on time, the later write wins; the scan saw it earlier.
+            Sighting {
+                probe_result: Some((scan, 1)),
+                ..sighting("192.0.2.8", Source::Scan, "2026-03-04T00:00:02Z", Some("s"))
+            },
+            sighting(
+                "192.0.2.8",
+                Source::Shodan,
+                "2026-03-05T00:00:00Z",
+                Some("first"),
+            ),
+            sighting(
+                "192.0.2.8",
+                Source::Censys,
+                "2026-03-05T00:00:00Z",
+                Some("second"),
+            ),
+            // .9: imported twice, the second time with a newer verdict (same key), then an
+            // identical copy of an older sighting.
+            sighting(
+                "192.0.2.9",
+                Source::Shodan,
+                "2026-03-02T00:00:00Z",
+                Some("older"),
+            ),
+            sighting(
+                "192.0.2.9",
+                Source::Shodan,
+                "2026-03-06T00:00:00Z",
+                Some("v1"),
+            ),
+            sighting(
+                "192.0.2.9",
+                Source::Shodan,
+                "2026-03-06T00:00:00Z",
+                Some("v2"),
+            ),
+            sighting(
+                "192.0.2.9",
+                Source::Shodan,
+                "2026-03-02T00:00:00Z",
+                Some("older"),
+            ),
+        ];
+        for s in &sightings {
+            write_v2(&store.conn, s);
+        }
+        store
+            .conn
+            .execute(
+                "INSERT INTO probe_results (scan_id, seq, ip, port, outcome, attempts)
+                 VALUES (?1, 2, '192.0.2.10', 104, 'filtered', 2)",
+                [scan.0],
+            )
+            .unwrap();
+        let before = reads(&store, scan, Some(v2::SERVICES));
+        let services_before = ids(&store, "SELECT id, port FROM services ORDER BY id");
+        let observations_before = ids(
+            &store,
+            "SELECT id, service_id FROM observations ORDER BY id",
+        );
+
+        migrations::migrate(&mut store.conn, ":memory:").unwrap();
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+        let after = reads(&store, scan, None);
+        assert_eq!(after, before);
+        assert_eq!(
+            ids(&store, "SELECT id, port FROM services ORDER BY id"),
+            services_before
+        );
+        assert_eq!(
+            ids(
+                &store,
+                "SELECT id, service_id FROM observations ORDER BY id"
+            ),
+            observations_before
+        );
+        let violations: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(violations, 0);
+
+        // What the stores hold, so that equal reads are not equally empty.
+        let product = |s: &StoredService| s.service.product.clone();
+        let got: Vec<_> = after
+            .services
+            .iter()
+            .map(|s| (s.service.source, s.service.hostname.clone(), product(s)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Source::Scan, Some("pacs.example".to_owned()), None),
+                (Source::Censys, None, Some("second".to_owned())),
+                (Source::Shodan, None, Some("v2".to_owned())),
+            ]
+        );
+        assert_eq!(after.scan_services.len(), 2);
+        assert_eq!(after.by_ip.len(), 1);
+        assert_eq!(after.by_scan.len(), 2);
+        assert_eq!(after.probe_results.len(), 3);
+        assert_eq!(after.details_only[0].service.details.len(), 1);
+
+        // Written on by this build, it keeps the rules: an older sighting changes nothing, a
+        // newer one wins.
+        let newer = Sighting {
+            hostname: Some("ris.example"),
+            ..sighting(
+                "192.0.2.8",
+                Source::Shodan,
+                "2026-03-07T00:00:00Z",
+                Some("new"),
+            )
+        };
+        let import = |s: &Sighting<'_>| crate::Import {
+            observation: Observation {
+                ip: s.addr.parse().unwrap(),
+                port: s.port,
+                transport: medsurface_model::Transport::Tcp,
+                hostname: s.hostname.map(str::to_owned),
+                protocol: s.protocol.map(str::to_owned),
+                probe: s.source.as_str().into(),
+                source: s.source,
+                seen_at: s.seen.parse().unwrap(),
+                details: Details::new(),
+            },
+            classification: None,
+        };
+        let old = sighting("192.0.2.9", Source::Censys, "2026-01-01T00:00:00Z", None);
+        store
+            .record_imports(&[import(&newer), import(&old)])
+            .unwrap();
+        let later = store.services(&ServiceFilter::default()).unwrap();
+        assert_eq!(later[1].service.hostname.as_deref(), Some("ris.example"));
+        assert_eq!(later[1].service.product, None);
+        assert_eq!(later[2].service, after.services[2].service);
+        assert_eq!(later[2].first_seen, "2026-01-01T00:00:00Z".parse().unwrap());
     }
 }

@@ -15,7 +15,8 @@ use medsurface_model::{
     Shard, Source, Timestamp, Transport,
 };
 use medsurface_store::{
-    Batch, InvalidBatch, NewScan, ServiceFilter, SqliteStore, Store, StoreError, StoredService,
+    Batch, ImportRow, InvalidBatch, NewScan, ServiceFilter, SqliteStore, Store, StoreError,
+    StoredService,
 };
 
 fn ts(s: &str) -> Timestamp {
@@ -867,7 +868,8 @@ fn streaming_some_details_keeps_exactly_those_and_reports_bad_json() {
     ] {
         raw(&path)
             .execute(
-                "UPDATE services SET details = ?1 WHERE ip = '192.0.2.2'",
+                "UPDATE observations SET details = ?1
+                 WHERE service_id = (SELECT id FROM services WHERE ip = '192.0.2.2')",
                 [bad],
             )
             .unwrap();
@@ -875,7 +877,7 @@ fn streaming_some_details_keeps_exactly_those_and_reports_bad_json() {
             .for_each_service_details(&ServiceFilter::default(), &keep, &mut |_| Ok(()))
             .unwrap_err();
         assert!(
-            matches!(&err, StoreError::Corrupt { table: "services", detail } if detail.contains("details")),
+            matches!(&err, StoreError::Corrupt { table: "observations", detail } if detail.contains("details")),
             "{bad}: {err}"
         );
     }
@@ -1025,17 +1027,19 @@ fn corrupt_values_are_reported_as_corrupt_not_panics() {
     damage("UPDATE probe_results SET attempts = 1");
     store.probe_results(id, None).expect("repaired");
 
-    damage("UPDATE services SET details = '{not json'");
+    // A service's details, source and verdict are its latest observation's.
+    damage("UPDATE observations SET details = '{not json'");
     let (table, _) =
         corrupt_table(store.services(&ServiceFilter::default()).map(drop)).expect("bad JSON");
-    assert_eq!(table, "services");
-    damage("UPDATE services SET details = '{}', source = 'fofa'");
+    assert_eq!(table, "observations");
+    damage("UPDATE observations SET details = '{}', source = 'fofa'");
     assert!(
         corrupt_table(store.services(&ServiceFilter::default()).map(drop)).is_some(),
         "unknown source"
     );
     damage(
-        "PRAGMA ignore_check_constraints = ON; UPDATE services SET source = 'scan', port = 70000",
+        "PRAGMA ignore_check_constraints = ON; UPDATE observations SET source = 'scan';
+         UPDATE services SET port = 70000",
     );
     assert!(
         corrupt_table(store.services(&ServiceFilter::default()).map(drop)).is_some(),
@@ -1404,4 +1408,205 @@ fn scan_services_are_each_scans_own_view() {
         store.scan_services(ScanId(99)),
         Err(StoreError::ScanNotFound(_))
     ));
+}
+
+/// A Shodan-like import row of 192.0.2.7:104 with a verdict naming `product`.
+fn verdict_import(source: Source, seen_at: &str, product: &str) -> ImportRow {
+    use medsurface_model::classify::{Category, Classification, Confidence, Evidence};
+    let obs = observation("192.0.2.7", 104, source, seen_at, product);
+    let verdict = Classification {
+        signature: format!("sig-{product}"),
+        category: Category::Imaging,
+        vendor: "Vendor".into(),
+        product: product.into(),
+        version: None,
+        confidence: Confidence::High,
+        evidence: vec![Evidence {
+            field: "port".into(),
+            rule: "equals 104".into(),
+        }],
+    };
+    ImportRow::new(&obs, Some(&verdict)).unwrap()
+}
+
+/// What a reader sees of the one service: (source, protocol, product, banner).
+fn latest_of_the_one_service(store: &SqliteStore) -> (Source, String, String, String) {
+    let all = store.services(&ServiceFilter::default()).unwrap();
+    assert_eq!(all.len(), 1);
+    let s = &all[0].service;
+    (
+        s.source,
+        s.protocol.clone().unwrap_or_default(),
+        s.product.clone().unwrap_or_default(),
+        s.details["banner.text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+fn observation_count(path: &Path) -> i64 {
+    raw(path)
+        .query_row("SELECT count(*) FROM observations", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn an_older_sighting_imported_after_a_newer_one_does_not_replace_it() {
+    let newer = verdict_import(Source::Shodan, "2026-03-05T00:00:00Z", "newer");
+    let older = verdict_import(Source::Censys, "2026-03-01T00:00:00Z", "older");
+    let expected = (
+        Source::Shodan,
+        "newer".to_owned(),
+        "newer".to_owned(),
+        "newer at 2026-03-05T00:00:00Z".to_owned(),
+    );
+    // In two transactions, and in one (where the older row is written second).
+    let mut apart = SqliteStore::open_in_memory().unwrap();
+    apart
+        .record_import_rows(std::slice::from_ref(&newer))
+        .unwrap();
+    apart
+        .record_import_rows(std::slice::from_ref(&older))
+        .unwrap();
+    assert_eq!(latest_of_the_one_service(&apart), expected);
+    let mut together = SqliteStore::open_in_memory().unwrap();
+    together.record_import_rows(&[newer, older]).unwrap();
+    assert_eq!(latest_of_the_one_service(&together), expected);
+    let s = &apart.services(&ServiceFilter::default()).unwrap()[0];
+    assert_eq!(s.first_seen, ts("2026-03-01T00:00:00Z"));
+    assert_eq!(s.last_seen, ts("2026-03-05T00:00:00Z"));
+}
+
+#[test]
+fn sightings_tied_on_time_are_won_by_the_later_write() {
+    let at = "2026-03-05T00:00:00Z";
+    let shodan = verdict_import(Source::Shodan, at, "first");
+    let censys = verdict_import(Source::Censys, at, "second");
+    let second = |src| {
+        (
+            src,
+            "second".to_owned(),
+            "second".to_owned(),
+            format!("second at {at}"),
+        )
+    };
+    let first = |src| {
+        (
+            src,
+            "first".to_owned(),
+            "first".to_owned(),
+            format!("first at {at}"),
+        )
+    };
+
+    let mut apart = SqliteStore::open_in_memory().unwrap();
+    apart
+        .record_import_rows(std::slice::from_ref(&shodan))
+        .unwrap();
+    apart
+        .record_import_rows(std::slice::from_ref(&censys))
+        .unwrap();
+    assert_eq!(latest_of_the_one_service(&apart), second(Source::Censys));
+
+    let mut together = SqliteStore::open_in_memory().unwrap();
+    together
+        .record_import_rows(&[shodan.clone(), censys.clone()])
+        .unwrap();
+    assert_eq!(latest_of_the_one_service(&together), second(Source::Censys));
+
+    // The first sighting imported again is now the later write, though it adds no row.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store
+        .record_import_rows(std::slice::from_ref(&shodan))
+        .unwrap();
+    store.record_import_rows(&[censys]).unwrap();
+    store.record_import_rows(&[shodan]).unwrap();
+    assert_eq!(latest_of_the_one_service(&store), first(Source::Shodan));
+    assert_eq!(observation_count(&path), 2);
+}
+
+#[test]
+fn a_sighting_imported_again_with_new_values_shows_them_and_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let at = "2026-03-05T00:00:00Z";
+    let older = verdict_import(Source::Shodan, "2026-03-01T00:00:00Z", "older");
+    store
+        .record_import_rows(&[older.clone(), verdict_import(Source::Shodan, at, "v1")])
+        .unwrap();
+    let before = store.services(&ServiceFilter::default()).unwrap();
+
+    // The same file again: nothing new, nothing changed.
+    store
+        .record_import_rows(&[older, verdict_import(Source::Shodan, at, "v1")])
+        .unwrap();
+    assert_eq!(store.services(&ServiceFilter::default()).unwrap(), before);
+    assert_eq!(observation_count(&path), 2);
+
+    // The same file as a newer release reads and classifies it: the latest sighting shows
+    // the new values; an older sighting's new values change nothing a reader sees.
+    store
+        .record_import_rows(&[
+            verdict_import(Source::Shodan, "2026-03-01T00:00:00Z", "older-v2"),
+            verdict_import(Source::Shodan, at, "v2"),
+        ])
+        .unwrap();
+    let after = store.services(&ServiceFilter::default()).unwrap();
+    assert_eq!(after[0].service.product.as_deref(), Some("v2"));
+    assert_eq!(after[0].service.protocol.as_deref(), Some("v2"));
+    assert_eq!(after[0].first_seen, before[0].first_seen);
+    assert_eq!(after[0].last_seen, before[0].last_seen);
+    assert_eq!(observation_count(&path), 2);
+}
+
+#[test]
+fn a_second_observation_of_one_probe_result_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let scan = store.create_scan(&new_scan(1)).unwrap();
+    let obs = observation(
+        "192.0.2.7",
+        104,
+        Source::Scan,
+        "2026-03-05T00:00:00Z",
+        "dicom",
+    );
+    store
+        .record(
+            scan,
+            Batch {
+                results: &[open_result(0, obs)],
+                checkpoint: &upto(1),
+            },
+        )
+        .unwrap();
+    let copy = "INSERT INTO observations
+                    (service_id, scan_id, seq, source, probe, seen_at, protocol, details)
+                SELECT service_id, scan_id, seq, source, probe, ?1, protocol, details
+                FROM observations WHERE scan_id IS NOT NULL";
+    let err = raw(&path)
+        .execute(copy, ["2026-03-06T00:00:00Z"])
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("UNIQUE constraint failed: observations.scan_id, observations.seq"),
+        "{err}"
+    );
+    // Imports have no probe result: any number of them may have both NULL.
+    raw(&path)
+        .execute_batch(
+            "INSERT INTO observations (service_id, source, probe, seen_at, details)
+                 SELECT service_id, 'shodan', 'shodan', '2026-01-01T00:00:00.000000000Z', '{}'
+                 FROM observations;
+             INSERT INTO observations (service_id, source, probe, seen_at, details)
+                 SELECT service_id, 'shodan', 'shodan', '2026-01-02T00:00:00.000000000Z', '{}'
+                 FROM observations WHERE scan_id IS NOT NULL;",
+        )
+        .unwrap();
+    assert_eq!(observation_count(&path), 3);
 }

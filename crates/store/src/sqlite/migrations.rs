@@ -122,6 +122,71 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE services ADD COLUMN classification TEXT;
     ALTER TABLE observations ADD COLUMN classification TEXT;
     "#,
+    // 3: each sighting is stored once. A service no longer copies protocol, probe, details,
+    // source and classification from its latest observation (an import wrote its ~1 KB of
+    // details twice): reads take them from that observation, the one with the greatest
+    // seen_at, the later write (greatest id) winning a tie, which is the rule the copy was kept
+    // by. The service keeps its host name (coalesced across sightings) and first and last
+    // sighting. Observations are rebuilt without the table's UNIQUE (scan_id, seq), whose index
+    // held an entry for every import (both NULL) for nothing; a partial unique index keeps the
+    // guarantee for scans. Ids are kept. Foreign keys stay on: nothing references
+    // observations, so dropping the old table checks nothing, and every copied row is checked.
+    r#"
+    -- A stored sighting imported again in v2 (the same service, source, probe and time) kept
+    -- its first observation row, but if it was the latest it set the service's columns to the
+    -- new import's values (a re-import after a classifier update, say). Those values are moved
+    -- into that observation, the one reads now take them from.
+    UPDATE observations
+    SET protocol = s.protocol, details = s.details, classification = s.classification
+    FROM services s
+    WHERE observations.service_id = s.id
+      AND observations.scan_id IS NULL
+      AND observations.source = s.source
+      AND observations.probe = s.probe
+      AND observations.seen_at = s.last_seen
+      AND (observations.protocol IS NOT s.protocol
+           OR observations.details IS NOT s.details
+           OR observations.classification IS NOT s.classification);
+
+    ALTER TABLE services DROP COLUMN protocol;
+    ALTER TABLE services DROP COLUMN probe;
+    ALTER TABLE services DROP COLUMN details;
+    ALTER TABLE services DROP COLUMN source;
+    ALTER TABLE services DROP COLUMN classification;
+
+    CREATE TABLE observations_v3 (
+        id             INTEGER PRIMARY KEY,
+        service_id     INTEGER NOT NULL REFERENCES services (id),
+        scan_id        INTEGER,
+        seq            INTEGER,
+        source         TEXT NOT NULL,
+        probe          TEXT NOT NULL,
+        seen_at        TEXT NOT NULL,
+        protocol       TEXT,
+        hostname       TEXT,
+        details        TEXT NOT NULL,  -- JSON object
+        classification TEXT,           -- JSON of model::classify::Classification
+        FOREIGN KEY (scan_id, seq) REFERENCES probe_results (scan_id, seq),
+        CHECK ((scan_id IS NULL) = (seq IS NULL))
+    );
+    INSERT INTO observations_v3
+        (id, service_id, scan_id, seq, source, probe, seen_at, protocol, hostname, details,
+         classification)
+    SELECT id, service_id, scan_id, seq, source, probe, seen_at, protocol, hostname, details,
+           classification
+    FROM observations ORDER BY id;
+    DROP TABLE observations;
+    ALTER TABLE observations_v3 RENAME TO observations;
+    -- A probe result has at most one observation.
+    CREATE UNIQUE INDEX observations_by_probe_result
+        ON observations (scan_id, seq) WHERE scan_id IS NOT NULL;
+    -- A service's sightings in time order; with the row id (the write order) last, it gives
+    -- the latest observation directly (ORDER BY seen_at DESC, id DESC LIMIT 1).
+    CREATE INDEX observations_by_service ON observations (service_id, seen_at);
+    -- Importing the same file twice adds no observation.
+    CREATE UNIQUE INDEX observations_import_once
+        ON observations (service_id, source, probe, seen_at) WHERE scan_id IS NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -135,11 +200,21 @@ struct NotAStore;
 
 /// Brings the store up to [`known_version`], or refuses it.
 pub(crate) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
+    migrate_through(conn, path, MIGRATIONS)
+}
+
+/// Brings the store up to the version of the last of `steps` (a prefix of [`MIGRATIONS`]):
+/// tests use it to build a store as an older release left it.
+pub(crate) fn migrate_through(
+    conn: &mut Connection,
+    path: &str,
+    steps: &[&str],
+) -> Result<(), StoreError> {
     let open = |e: rusqlite::Error| StoreError::Open {
         path: path.to_owned(),
         source: Box::new(e),
     };
-    for (step, sql) in MIGRATIONS.iter().enumerate() {
+    for (step, sql) in steps.iter().enumerate() {
         let target = step as i64 + 1;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
