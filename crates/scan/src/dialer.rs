@@ -52,6 +52,11 @@ impl Dialer {
         }
     }
 
+    /// The stop signal of the scan this dialer belongs to (never given for an unpaced one).
+    pub fn stop_signal(&self) -> StopSignal {
+        self.inner.stop.clone()
+    }
+
     /// Waits for the rate limiter, then connects within the scan's connect timeout. The socket
     /// closes with a reset (no TIME_WAIT), like the engine's own.
     pub async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {

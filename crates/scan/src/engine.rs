@@ -13,21 +13,31 @@
 //!   retried. Open sockets get `SO_LINGER` zero, so closing them sends a reset and leaves no
 //!   `TIME_WAIT` behind, which matters at tens of thousands of connections per second.
 //! * An open port is handed to its probe in a separate task bounded by a semaphore, so slow
-//!   or hostile banner servers cannot stall discovery. The probe runs inside its own task with
-//!   a hard deadline, so even a panicking or hanging probe yields its one result.
+//!   or hostile banner servers cannot stall discovery. The probe runs under a hard deadline
+//!   and a panic guard (in its task, not a second one: a task per probe is a measurable share
+//!   of a probe's CPU), so even a panicking or hanging probe yields its one result.
+//! * The probe owns its connection and its semaphore permit, as a [`Slot`]: a probe that must
+//!   wait between two connections to one service closes its sockets and lends the slot back
+//!   for the pause, so the slots count probes at work, not probes asleep. Time spent queueing
+//!   to get the slot back is not counted against the hard deadline (see [`crate::slot`]).
 //! * `concurrency` is a budget of sockets, because the open-file limit is what bounds it: half
-//!   goes to discovery workers, half to probes of open ports. A silent service holds its probe
-//!   slot for the whole read timeout, so probes need as large a share as discovery does (on a
-//!   loopback /16 with 500 silent listeners, a quarter made the probes the bottleneck).
+//!   goes to discovery workers, half to probes of open ports (a paused probe holds none). A
+//!   silent service holds its probe slot for the whole read timeout, so probes need as large a
+//!   share as discovery does (on a loopback /16 with 500 silent listeners, a quarter made the
+//!   probes the bottleneck).
 //! * Stop (Ctrl-C) or a closed output channel stops the taking of new numbers; probes in flight
 //!   finish and are reported. The engine never prints: results go to the channel, totals to the
 //!   returned [`ScanSummary`], per-target failures are outcomes, and only failures of the
 //!   whole run are a [`ScanError`].
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use governor::clock::Clock;
@@ -39,13 +49,18 @@ use medsurface_model::{
 use serde_json::Value;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
-use tokio::task::{JoinError, JoinHandle, JoinSet};
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 
 use crate::dialer::Dialer;
 use crate::outcome::classify_io_error;
-use crate::probes::{ProbeContext, ProbeOutput};
+use crate::probes::{ProbeContext, ProbeFuture, ProbeOutput};
+use crate::slot::{Slot, WaitClock};
 use crate::space::{ProbeSpace, ShardError, ShardPlan};
+
+/// How often, at most, the safety net looks again at a probe that queues for its slot past
+/// its deadline (the deadline moves with the queueing).
+const DEADLINE_RECHECK: Duration = Duration::from_millis(50);
 
 /// Largest shard one run accepts: the work counter is a `u64`, kept well clear of wrapping.
 const MAX_SHARD_LEN: u64 = 1 << 62;
@@ -438,12 +453,20 @@ struct OpenJob {
     rtt: Duration,
 }
 
-/// Aborts the task when dropped, so a probe past its deadline is cancelled, not leaked.
-struct AbortOnDrop<T>(JoinHandle<T>);
+/// A probe's future, polled in place with a panic turned into `Err` (as a task's join would
+/// report it). Once it has panicked it is never polled again, only dropped.
+struct CatchPanic<'a>(ProbeFuture<'a>);
 
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
+impl Future for CatchPanic<'_> {
+    type Output = std::thread::Result<ProbeOutput>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let run = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
     }
 }
 
@@ -451,23 +474,42 @@ impl<T> Drop for AbortOnDrop<T> {
 ///
 /// A probe that panics or outlives `probe_timeout` still yields its open result, with the
 /// detail `probe.error` set to `panicked` or `timeout` and nothing else from the probe.
+///
+/// The deadline is `probe_timeout` of the probe's own time: time it spent queueing for its slot
+/// after a pause ([`Slot::pause`]) moves the deadline by as much.
 async fn finish_open(shared: Arc<Shared>, job: OpenJob, permit: OwnedSemaphorePermit) -> bool {
     let probe = shared.probe.probe_for(job.addr.port());
     let ctx = Arc::clone(&shared.probe);
     let limit = ctx.probe_timeout;
-    let mut stream = job.stream;
-    let mut task = AbortOnDrop(tokio::spawn(async move {
-        let output = probe.run(&mut stream, &ctx).await;
-        drop(stream); // zero linger: the peer gets a reset now, no TIME_WAIT here.
-        output
-    }));
-    let output = match tokio::time::timeout(limit, &mut task.0).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(_)) => failed_probe("panicked"),
-        Err(_) => failed_probe("timeout"),
+    let clock = Arc::new(WaitClock::default());
+    let slot = Slot::held(
+        permit,
+        Arc::clone(&shared.probe_slots),
+        shared.stop.clone(),
+        Arc::clone(&clock),
+    );
+    // The probe closes the stream (zero linger: a reset, no TIME_WAIT here) and gives the slot
+    // back when it is done with them, at the latest when it ends or is dropped.
+    let mut run = CatchPanic(probe.run_in_slot(job.stream, slot, &ctx));
+    let started = Instant::now();
+    let mut deadline = started + limit;
+    let output = loop {
+        match tokio::time::timeout_at(deadline, &mut run).await {
+            Ok(Ok(output)) => break output,
+            Ok(Err(_)) => break failed_probe("panicked"),
+            Err(_) => {
+                let now = Instant::now();
+                let moved = started + limit + clock.waited(now);
+                if moved <= now {
+                    break failed_probe("timeout");
+                }
+                // It queued for its slot meanwhile. While it still queues the deadline keeps
+                // moving, so look again after a while rather than at every tick.
+                deadline = moved.max(now + DEADLINE_RECHECK);
+            }
+        }
     };
-    drop(task);
-    drop(permit);
+    drop(run); // cut off past its deadline: its sockets close and its slot is free now
     let (ip, port) = (job.addr.ip(), job.addr.port());
     let observation = Observation {
         ip,
@@ -668,6 +710,24 @@ mod tests {
             "{now} {soft} {hard}"
         );
         assert_eq!(rlimit::Resource::NOFILE.get().unwrap().0, now);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_probe_is_an_error_not_a_crash() {
+        let fine: ProbeFuture<'static> = Box::pin(async {
+            tokio::task::yield_now().await;
+            ProbeOutput::default()
+        });
+        assert_eq!(CatchPanic(fine).await.unwrap(), ProbeOutput::default());
+        let bad: ProbeFuture<'static> = Box::pin(async {
+            tokio::task::yield_now().await;
+            if std::hint::black_box(true) {
+                panic!("a probe bug");
+            }
+            ProbeOutput::default()
+        });
+        let err = CatchPanic(bad).await.unwrap_err();
+        assert_eq!(err.downcast_ref::<&str>(), Some(&"a probe bug"));
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@
 //! medical profile; [`space`] forms the lazy (address × port) space and the [`ShardPlan`] that
 //! walks it in the order of a keyed [`permute::Permutation`]; [`engine`] connects at a bounded
 //! rate and concurrency, maps failures to outcomes through [`outcome`], and hands open ports to
-//! the [`probes`] registry.
+//! the [`probes`] registry, each with a [`slot`] the probe lends back while it pauses.
 //!
 //! The seam with the rest of medsurface is deliberately narrow: the binary gives a
 //! [`ProbeSpace`], a [`ScanConfig`], a resume [`Checkpoint`] and [`ScanChannels`], and receives
@@ -29,6 +29,7 @@ pub mod outcome;
 pub mod permute;
 pub mod ports;
 pub mod probes;
+pub mod slot;
 pub mod space;
 pub mod targets;
 
@@ -45,5 +46,6 @@ pub use outcome::{classify_io_error, Classified};
 pub use permute::Permutation;
 pub use ports::{medical_profile, parse_ports, PortError, Ports, ProfilePort, MEDICAL_PROFILE};
 pub use probes::{Probe, ProbeContext, ProbeOutput, REGISTRY};
+pub use slot::{Resume, Slot};
 pub use space::{ProbeSpace, ShardError, ShardPlan, SpaceError};
 pub use targets::{parse_targets, AddrRange, Family, Place, TargetError, TargetProblem, Targets};

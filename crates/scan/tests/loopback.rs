@@ -502,3 +502,307 @@ async fn host_names_travel_with_their_results() {
         .iter()
         .all(|r| r.hostname.as_deref() == Some("localhost")));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Probes that pause between connections (the DICOM probe's follow-up associations) lend their
+// probe slot back while they wait, and still keep their politeness gap per server.
+
+/// What a [`DicomAcceptor`] saw, in the order it saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// An A-ASSOCIATE-RQ arrived at server `server`.
+    Request { server: usize },
+    /// Server `server` sent its A-RELEASE-RP for an association.
+    Released { server: usize },
+    /// The probe closed an association's connection after the release.
+    Closed { server: usize },
+}
+
+/// A DICOM acceptor for the pause tests: it accepts every association without a presentation
+/// context (so the probe goes straight to the release) and logs, with the time, every request
+/// and every release it answers. Its first answer is delayed by `first_answer_delay` (a server
+/// that is slow to start an association).
+#[derive(Clone, Default)]
+struct DicomLog {
+    seen: Arc<std::sync::Mutex<Vec<(Seen, tokio::time::Instant)>>>,
+    /// Woken at every event.
+    changed: Arc<tokio::sync::Notify>,
+}
+
+impl DicomLog {
+    fn push(&self, seen: Seen) {
+        let at = tokio::time::Instant::now();
+        self.seen.lock().unwrap().push((seen, at));
+        self.changed.notify_waiters();
+    }
+
+    fn events(&self) -> Vec<(Seen, tokio::time::Instant)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn order(&self) -> Vec<Seen> {
+        self.events().into_iter().map(|(s, _)| s).collect()
+    }
+}
+
+fn associate_ac() -> Vec<u8> {
+    let mut body = vec![0, 1, 0, 0];
+    body.extend(*b"ANY-SCP         MEDSURFACE      ");
+    body.extend([0u8; 32]);
+    let context = b"1.2.840.10008.3.1.1.1";
+    body.extend([0x10, 0]);
+    body.extend((context.len() as u16).to_be_bytes());
+    body.extend(context);
+    let mut pdu = vec![0x02, 0];
+    pdu.extend((body.len() as u32).to_be_bytes());
+    pdu.extend(body);
+    pdu
+}
+
+/// Reads one whole PDU; `None` at EOF, on an error, or past 64 KiB.
+async fn read_pdu(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut header = [0u8; 6];
+    stream.read_exact(&mut header).await.ok()?;
+    let len = u32::from_be_bytes([header[2], header[3], header[4], header[5]]) as usize;
+    if len > 64 * 1024 {
+        return None;
+    }
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).await.ok()?;
+    Some((header[0], body))
+}
+
+async fn dicom_acceptor(
+    addr: Ipv4Addr,
+    port: u16,
+    server: usize,
+    log: DicomLog,
+    first_answer_delay: Duration,
+) -> u16 {
+    let listener = TcpListener::bind((addr, port))
+        .await
+        .expect("bind test acceptor");
+    let port = listener.local_addr().expect("local addr").port();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let delay = if first {
+                first_answer_delay
+            } else {
+                Duration::ZERO
+            };
+            first = false;
+            let log = log.clone();
+            tokio::spawn(async move {
+                let Some((0x01, _)) = read_pdu(&mut stream).await else {
+                    return;
+                };
+                log.push(Seen::Request { server });
+                tokio::time::sleep(delay).await; // slow on purpose
+                if stream.write_all(&associate_ac()).await.is_err() {
+                    return;
+                }
+                let Some((0x05, _)) = read_pdu(&mut stream).await else {
+                    return;
+                };
+                log.push(Seen::Released { server });
+                let _ = stream.write_all(&[0x06, 0, 0, 0, 0, 4, 0, 0, 0, 0]).await;
+                let _ = read_pdu(&mut stream).await; // until the probe closes
+                log.push(Seen::Closed { server });
+            });
+        }
+    });
+    port
+}
+
+/// A scan that sends every DICOM-speaking port of `config` to the DICOM probe.
+fn dicom_config(port: u16, concurrency: usize, gap: Duration) -> ScanConfig {
+    let mut config = fast_config();
+    config.concurrency = concurrency;
+    config.probe.read_timeout = Duration::from_secs(2);
+    config.probe.probe_timeout = Duration::from_secs(20);
+    config.probe.overrides.insert(port, "dicom");
+    config.probe.dicom.follow_up_gap = gap;
+    config
+}
+
+/// For each server, every gap between one association's release and the next request.
+fn gaps_per_server(log: &DicomLog) -> BTreeMap<usize, Vec<Duration>> {
+    let mut released: BTreeMap<usize, tokio::time::Instant> = BTreeMap::new();
+    let mut gaps: BTreeMap<usize, Vec<Duration>> = BTreeMap::new();
+    for (seen, at) in log.events() {
+        match seen {
+            Seen::Released { server } => {
+                released.insert(server, at);
+            }
+            Seen::Request { server } => {
+                if let Some(before) = released.remove(&server) {
+                    gaps.entry(server).or_default().push(at - before);
+                }
+            }
+            Seen::Closed { .. } => {}
+        }
+    }
+    gaps
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_in_its_follow_up_gap_lends_its_slot_to_the_next_server() {
+    let net = subnet(81);
+    let log = DicomLog::default();
+    let gap = Duration::from_millis(300);
+    let port = dicom_acceptor(ip(net, 1), 0, 1, log.clone(), Duration::ZERO).await;
+    dicom_acceptor(ip(net, 2), port, 2, log.clone(), Duration::ZERO).await;
+    // Concurrency 2: one worker and ONE probe slot.
+    let config = dicom_config(port, 2, gap);
+    let space = space(&[ip(net, 1).to_string(), ip(net, 2).to_string()], &[port]);
+    let (summary, results) = scan(space, config, Checkpoint::default()).await;
+    assert_eq!(summary.counts.open, 2);
+    for r in &results {
+        assert_eq!(detail(r, "dicom.association"), Some(&"accepted".into()));
+        assert_eq!(
+            detail(r, "dicom.accepts_any_ae"),
+            Some(&true.into()),
+            "{r:?}"
+        );
+        assert_eq!(
+            detail(r, "dicom.accepts_any_calling_ae"),
+            Some(&true.into())
+        );
+        assert_eq!(detail(r, "probe.error"), None);
+    }
+    let requests: Vec<usize> = log
+        .order()
+        .into_iter()
+        .filter_map(|s| match s {
+            Seen::Request { server } => Some(server),
+            Seen::Released { .. } | Seen::Closed { .. } => None,
+        })
+        .collect();
+    assert_eq!(requests.len(), 6, "{requests:?}");
+    // The first server probed sleeps in its gap after its main association; the other server's
+    // main association comes before that server's second one.
+    let first = requests[0];
+    let other_first = requests.iter().position(|&s| s != first).unwrap();
+    let first_second = requests.iter().skip(1).position(|&s| s == first).unwrap() + 1;
+    assert!(
+        other_first < first_second,
+        "the second server waited for the first one's whole probe: {requests:?}"
+    );
+    // Each server still gets its politeness gap between two associations (a lower bound,
+    // measured at the server from its release answer to the next request).
+    let gaps = gaps_per_server(&log);
+    assert_eq!(gaps.values().map(Vec::len).sum::<usize>(), 4, "{gaps:?}");
+    for (server, gaps) in gaps {
+        for g in gaps {
+            assert!(g >= gap, "server {server}: only {g:?} between associations");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_queued_for_a_slot_is_not_a_probe_timeout() {
+    // Four servers that take 500 ms to accept their first association, one probe slot, and a
+    // probe budget of 2 s: each probe's follow-ups queue behind the others' slow main
+    // associations, so each probe lasts well over 2 s, but works for much less.
+    let net = subnet(82);
+    let log = DicomLog::default();
+    let slow = Duration::from_millis(500);
+    let port = dicom_acceptor(ip(net, 1), 0, 1, log.clone(), slow).await;
+    for server in 2..=4 {
+        dicom_acceptor(ip(net, server as u8), port, server, log.clone(), slow).await;
+    }
+    let mut config = dicom_config(port, 2, Duration::from_millis(50));
+    config.probe.read_timeout = Duration::from_secs(1);
+    config.probe.probe_timeout = Duration::from_secs(2);
+    let space = space(
+        &[format!("{}/30", ip(net, 0)), ip(net, 4).to_string()],
+        &[port],
+    );
+    let (summary, results) = scan(space, config, Checkpoint::default()).await;
+    assert_eq!(summary.counts.open, 4, "{results:?}");
+    for r in &results {
+        if r.outcome != Outcome::Open {
+            continue;
+        }
+        assert_eq!(detail(r, "probe.error"), None, "{r:?}");
+        assert_eq!(
+            detail(r, "dicom.accepts_any_ae"),
+            Some(&true.into()),
+            "{r:?}"
+        );
+        assert_eq!(
+            detail(r, "dicom.accepts_any_calling_ae"),
+            Some(&true.into()),
+            "{r:?}"
+        );
+    }
+    // The scan as a whole took longer than one probe's budget: the queueing did happen.
+    assert!(summary.elapsed > Duration::from_secs(2), "{summary:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_ends_a_probe_paused_between_associations() {
+    let net = subnet(83);
+    let log = DicomLog::default();
+    let port = dicom_acceptor(ip(net, 1), 0, 1, log.clone(), Duration::ZERO).await;
+    // A gap of an hour, and a budget longer still: only the stop can end this probe soon.
+    let mut config = dicom_config(port, 8, Duration::from_secs(3600));
+    config.probe.probe_timeout = Duration::from_secs(7200);
+    let space = space(&[ip(net, 1).to_string()], &[port]);
+    let (tx, mut rx) = mpsc::channel(16);
+    let stop = StopSignal::new();
+    let run = tokio::spawn(run_scan(
+        space,
+        config,
+        Checkpoint::default(),
+        ScanChannels {
+            results: tx,
+            stop: stop.clone(),
+        },
+    ));
+    // Stop once the probe has closed the main association's connection: it is then in its gap
+    // (the probe's own check for a stop before it pauses is a few instructions earlier; the
+    // Slot unit tests cover a stop during the gap deterministically).
+    let released = async {
+        loop {
+            let changed = log.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if log.order().contains(&Seen::Closed { server: 1 }) {
+                return;
+            }
+            changed.await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), released)
+        .await
+        .expect("the main association was never released");
+    stop.stop();
+    let result = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .expect("the paused probe did not end on stop")
+        .expect("one result");
+    let summary = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the scan did not end")
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.end, ScanEnd::Completed);
+    assert_eq!(result.outcome, Outcome::Open);
+    assert_eq!(
+        detail(&result, "dicom.association"),
+        Some(&"accepted".into())
+    );
+    // What it saw before the stop is kept; the follow-ups never happened.
+    assert_eq!(detail(&result, "dicom.accepts_any_ae"), None);
+    assert_eq!(detail(&result, "probe.error"), None);
+    assert_eq!(
+        log.order(),
+        vec![
+            Seen::Request { server: 1 },
+            Seen::Released { server: 1 },
+            Seen::Closed { server: 1 }
+        ]
+    );
+}

@@ -16,14 +16,20 @@
 //! called-AE check, in which case the session is run again under that title. Those extra
 //! connections are dialled here, sequentially and paced by [`DicomSettings::follow_up_gap`]:
 //! they go through `ctx.dialer`, the engine's dialer, so they pass the same rate limiter as
-//! every other connection of the scan (at most two per service by default).
+//! every other connection of the scan (at most two per service by default). The gap is waited
+//! out with no socket open (the engine's connection is closed as soon as the main session is
+//! over) and without the engine's probe slot ([`Slot::pause`]), so a fleet of servers is not
+//! verified in waves of sleeping probes; time spent queueing for the slot afterwards moves the
+//! probe's budget, so a busy scan does not cut follow-ups short.
 //!
 //! Answers are read from command sets only; data sets are reduced to their length by the
 //! parser before they reach this module, so no identifier a server sends is ever kept. All
 //! facts go through `medsurface_proto::dicom::details`, the same writer the Shodan importer
 //! uses.
 
+use std::borrow::BorrowMut;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use medsurface_model::text::printable;
@@ -33,18 +39,19 @@ use medsurface_proto::dicom::dimse::{
     self, CommandSet, Event, MessageReader, NonMatchingPatientId, StatusClass, StudyQuery,
 };
 use medsurface_proto::dicom::pdu::{
-    self, AssociateAccept, AssociateRequest, Pdu, PduError, PdvKind, PROPOSED_CONTEXTS,
-    STUDY_ROOT_FIND, VERIFICATION,
+    self, AssociateAccept, AssociateRequest, EncodeError, Pdu, PduError, PdvKind,
+    PROPOSED_CONTEXTS, STUDY_ROOT_FIND, VERIFICATION,
 };
 use medsurface_proto::dicom::{AeTitle, DEFAULT_CALLED_AE};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{sleep, timeout, timeout_at, Instant};
+use tokio::time::{timeout, timeout_at, Instant};
 
 use super::{Probe, ProbeContext, ProbeFuture, ProbeOutput};
 use crate::outcome::classify_io_error;
 use crate::ports::MEDICAL_PROFILE;
+use crate::slot::{Resume, Slot};
 
 /// Options of the DICOM probe (part of [`ProbeContext`]). The calling AE title is
 /// `ProbeContext::ae_title`.
@@ -134,12 +141,32 @@ impl Probe for DicomProbe {
     fn run<'a>(&'a self, stream: &'a mut TcpStream, ctx: &'a ProbeContext) -> ProbeFuture<'a> {
         Box::pin(probe(stream, ctx))
     }
+
+    fn run_in_slot<'a>(
+        &'a self,
+        stream: TcpStream,
+        slot: Slot,
+        ctx: &'a ProbeContext,
+    ) -> ProbeFuture<'a> {
+        Box::pin(probe_in_slot(stream, slot, ctx))
+    }
 }
 
-/// Runs the DICOM probe on a connected stream (the entry point tests use directly).
+/// Runs the DICOM probe on a connected stream (the entry point tests use directly). The
+/// stream stays open until the caller drops it; the pauses before follow-up connections are
+/// plain sleeps, cut short when the scan of `ctx.dialer` stops.
 pub async fn probe(stream: &mut TcpStream, ctx: &ProbeContext) -> ProbeOutput {
+    probe_in_slot(stream, Slot::unbounded(ctx.dialer.stop_signal()), ctx).await
+}
+
+/// The probe as the engine runs it: `stream` is closed when the main session is over (when
+/// owned), and `slot` is lent back during each pause before a follow-up connection.
+pub async fn probe_in_slot<S>(mut stream: S, slot: Slot, ctx: &ProbeContext) -> ProbeOutput
+where
+    S: BorrowMut<TcpStream>,
+{
     let budget_end = Instant::now() + ctx.probe_timeout.saturating_sub(BUDGET_RESERVE);
-    let peer = stream.peer_addr().ok();
+    let peer = stream.borrow_mut().peer_addr().ok();
     let port = peer.map_or(0, |p| p.port());
     let settings = &ctx.dicom;
     let mut details = Details::new();
@@ -172,7 +199,7 @@ pub async fn probe(stream: &mut TcpStream, ctx: &ProbeContext) -> ProbeOutput {
         queries: Queries::All,
     };
     let main = if use_tls {
-        match tls::connect(stream, ctx, budget_end).await {
+        match tls::connect(stream.borrow_mut(), ctx, budget_end).await {
             Ok((mut tls_stream, facts)) => {
                 tls::write_facts(&mut details, &facts);
                 run_session(&mut tls_stream, ctx, &plan, budget_end).await
@@ -188,8 +215,10 @@ pub async fn probe(stream: &mut TcpStream, ctx: &ProbeContext) -> ProbeOutput {
         }
     } else {
         details.insert(keys::TLS.into(), json!(false));
-        run_session(stream, ctx, &plan, budget_end).await
+        run_session(stream.borrow_mut(), ctx, &plan, budget_end).await
     };
+    // Done with the engine's connection: closed now, not after the follow-ups (when owned).
+    drop(stream);
     main.write(&mut details);
     let verdict = main.answer.verdict();
     let is_dicom = matches!(
@@ -198,13 +227,14 @@ pub async fn probe(stream: &mut TcpStream, ctx: &ProbeContext) -> ProbeOutput {
     );
 
     if let Some(peer) = peer.filter(|_| is_dicom) {
-        let dialer = Dialer {
+        let mut dialer = Dialer {
             peer,
             tls: use_tls,
             ctx,
             budget_end,
+            slot,
         };
-        follow_ups(&dialer, &plan, &main, &mut details).await;
+        follow_ups(&mut dialer, &plan, &main, &mut details).await;
     }
     ProbeOutput {
         protocol: is_dicom.then(|| "dicom".to_string()),
@@ -308,7 +338,12 @@ impl Outcome {
 }
 
 /// The extra associations: random titles, then the opt-in list.
-async fn follow_ups(dialer: &Dialer<'_>, plan: &Session, main: &Outcome, details: &mut Details) {
+async fn follow_ups(
+    dialer: &mut Dialer<'_>,
+    plan: &Session,
+    main: &Outcome,
+    details: &mut Details,
+) {
     let settings = &dialer.ctx.dicom;
     let main_accepted = main.answer.verdict() == Verdict::Accepted;
     if settings.ae_checks == AeChecks::RandomTitles {
@@ -377,17 +412,20 @@ async fn follow_ups(dialer: &Dialer<'_>, plan: &Session, main: &Outcome, details
     }
 }
 
-/// Opens the follow-up connections to the same service, one at a time.
+/// Opens the follow-up connections to the same service, one at a time, each after a pause
+/// without a socket or the probe's slot.
 struct Dialer<'a> {
     peer: SocketAddr,
     tls: bool,
     ctx: &'a ProbeContext,
+    /// The probe's own deadline; moved by the time spent queueing for the slot.
     budget_end: Instant,
+    slot: Slot,
 }
 
 impl Dialer<'_> {
     /// An association only: its verdict, or `None` when there was no time or no connection.
-    async fn associate(&self, calling: &AeTitle, called: &AeTitle) -> Option<Verdict> {
+    async fn associate(&mut self, calling: &AeTitle, called: &AeTitle) -> Option<Verdict> {
         let plan = Session {
             calling: calling.clone(),
             called: called.clone(),
@@ -396,8 +434,13 @@ impl Dialer<'_> {
         Some(self.session(&plan).await?.answer.verdict())
     }
 
-    async fn session(&self, plan: &Session) -> Option<Outcome> {
-        sleep(self.ctx.dicom.follow_up_gap).await;
+    /// One session on a new connection after the gap, or `None` when the scan stops, there is
+    /// no time left or no connection.
+    async fn session(&mut self, plan: &Session) -> Option<Outcome> {
+        match self.slot.pause(self.ctx.dicom.follow_up_gap).await {
+            Resume::Stopped => return None,
+            Resume::Resumed { waited } => self.budget_end += waited,
+        }
         let left = self.budget_end.saturating_duration_since(Instant::now());
         if left < self.ctx.read_timeout {
             return None;
@@ -552,6 +595,11 @@ async fn run_session<S: AsyncRead + AsyncWrite + Unpin>(
     let request = AssociateRequest::new()
         .calling_ae(plan.calling.clone())
         .called_ae(plan.called.clone());
+    let encoded = match plan.queries {
+        Queries::All => encoded_main_request(&request),
+        // Random titles: a new request every time, not worth keeping.
+        Queries::None => request.encode().map(Arc::from),
+    };
     let mut wire = Wire {
         stream,
         buf: Vec::new(),
@@ -559,7 +607,7 @@ async fn run_session<S: AsyncRead + AsyncWrite + Unpin>(
         step: ctx.read_timeout,
         budget_end,
     };
-    let Ok(rq) = request.encode() else {
+    let Ok(rq) = encoded else {
         let mut o = Outcome::new(AssociationAnswer::NoAnswer);
         o.error = Some(Fault::Encode.kind());
         return o;
@@ -624,6 +672,24 @@ async fn run_session<S: AsyncRead + AsyncWrite + Unpin>(
     // state Sta13); a single-threaded server (DCMTK storescp) serves no one else until then.
     wire.close().await;
     outcome
+}
+
+/// The encoded A-ASSOCIATE-RQ for a session with queries. Every main association of a scan
+/// sends the same request (same titles), and encoding it anew was a measurable share of a
+/// probe's CPU, so the last one encoded is kept (one entry: a scan has one pair of titles for
+/// its main associations; the opt-in title list only costs a miss). Encoding is a pure
+/// function of the request, so a kept request is exactly what encoding would give.
+fn encoded_main_request(request: &AssociateRequest) -> Result<Arc<[u8]>, EncodeError> {
+    static LAST: Mutex<Option<(AssociateRequest, Arc<[u8]>)>> = Mutex::new(None);
+    if let Some((last, bytes)) = LAST.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+        if last == request {
+            return Ok(Arc::clone(bytes));
+        }
+    }
+    let bytes: Arc<[u8]> = request.encode()?.into();
+    *LAST.lock().unwrap_or_else(PoisonError::into_inner) =
+        Some((request.clone(), Arc::clone(&bytes)));
+    Ok(bytes)
 }
 
 /// C-ECHO, the non-matching C-FIND, and the opt-in count, each when its context was accepted.
@@ -855,6 +921,25 @@ mod tests {
         assert_eq!(s.study_count, StudyCount::Off);
         assert_eq!(s.tls, DicomTls::Port2762);
         assert!(!s.follow_up_gap.is_zero());
+    }
+
+    #[test]
+    fn a_kept_request_is_the_one_encoding_gives() {
+        let title = |t: &str| AeTitle::new(t).unwrap();
+        let a = AssociateRequest::new()
+            .calling_ae(title("MEDSURFACE"))
+            .called_ae(title("ANY-SCP"));
+        let b = AssociateRequest::new()
+            .calling_ae(title("MEDSURFACE"))
+            .called_ae(title("ORTHANC"));
+        for request in [&a, &a, &b, &b, &a] {
+            let kept = encoded_main_request(request).unwrap();
+            assert_eq!(&kept[..], &request.encode().unwrap()[..]);
+        }
+        assert_ne!(
+            &encoded_main_request(&a).unwrap()[..],
+            &encoded_main_request(&b).unwrap()[..]
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ use std::time::Duration;
 use medsurface_model::Details;
 use tokio::net::TcpStream;
 
+use crate::slot::Slot;
+
 /// Settings every probe may read. Built once per scan and shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeContext {
@@ -41,7 +43,8 @@ pub struct ProbeContext {
     pub read_timeout: Duration,
     /// Most bytes a probe reads from a peer before it stops listening.
     pub banner_cap: usize,
-    /// Hard limit on the time a probe may hold a connection; enforced by the engine.
+    /// Hard limit on the time a probe may hold a connection; enforced by the engine. Time a
+    /// probe spends queueing for its probe slot after a pause ([`Slot::pause`]) is not counted.
     pub probe_timeout: Duration,
     /// How HTTP-speaking probes name themselves (a hospital must recognise the scanner).
     pub user_agent: String,
@@ -100,6 +103,26 @@ pub trait Probe: Send + Sync {
     fn wants(&self, port: u16) -> bool;
     /// Talks to the peer on a connected stream. Must cap reads and bound waits itself.
     fn run<'a>(&'a self, stream: &'a mut TcpStream, ctx: &'a ProbeContext) -> ProbeFuture<'a>;
+
+    /// How the engine runs a probe: the probe owns the engine's connection, so it can close it
+    /// as soon as it is done with it, and its probe [`Slot`], which it lends back while it
+    /// waits between connections ([`Slot::pause`]). The default talks on the one connection
+    /// with [`Probe::run`], then closes it and gives the slot back; a probe that pauses between
+    /// connections (the DICOM probe) overrides it.
+    fn run_in_slot<'a>(
+        &'a self,
+        stream: TcpStream,
+        slot: Slot,
+        ctx: &'a ProbeContext,
+    ) -> ProbeFuture<'a> {
+        Box::pin(async move {
+            let mut stream = stream;
+            let output = self.run(&mut stream, ctx).await;
+            drop(stream);
+            drop(slot);
+            output
+        })
+    }
 }
 
 /// Protocol probes, tried in order. One line per protocol.
