@@ -61,6 +61,74 @@ const STATEMENT_CACHE: usize = 32;
 /// The SQLite store. Not `Sync`: one writer owns it (use it from one thread or task at a time).
 pub struct SqliteStore {
     conn: Connection,
+    /// The file, for the import checkpointer's own connection; `None` in memory.
+    path: Option<std::path::PathBuf>,
+    /// Running while imports are written (see [`Checkpointer`]).
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Copies the WAL back into the database on a thread of its own while an import writes.
+///
+/// An import is bound by its one writer thread, and a checkpoint run by that thread's commit
+/// (`wal_autocheckpoint`) was about an eighth of its work on a 1 GB import. During imports the
+/// writer's automatic checkpoints are off and this thread runs a `PASSIVE` checkpoint, on its
+/// own connection, after each commit (commits that arrive while one runs are folded into the
+/// next). A passive checkpoint never blocks the writer or readers and never waits for them; the
+/// writer starts the WAL over once a checkpoint has caught up, so the WAL stays about one or
+/// two transactions long. The first write that is not an import stops the thread and turns
+/// automatic checkpoints on again; dropping the store stops it too, and the last connection to
+/// close checkpoints what is left, as always.
+struct Checkpointer {
+    /// Wakes the thread; dropping it ends the thread.
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Checkpoints run so far (the tests wait on it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Checkpointer {
+    /// Starts the thread with its own connection to `path`, or `None` if that cannot be done
+    /// (the writer then keeps checkpointing itself).
+    fn start(path: &Path) -> Option<Checkpointer> {
+        let conn = Connection::open(path).ok()?;
+        conn.busy_timeout(BUSY_TIMEOUT).ok()?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = std::sync::Arc::clone(&done);
+        let thread = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || {
+                for () in woken {
+                    // A failed checkpoint only leaves the WAL longer; the next one, or the
+                    // last close, copies it back.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Release);
+                }
+            })
+            .ok()?;
+        Some(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+            done,
+        })
+    }
+
+    /// Asks for a checkpoint (at most one waits behind the one running).
+    fn wake(&self) {
+        if let Some(wake) = &self.wake {
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.wake.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Why a batch was refused before anything was written. Reported as the source of
@@ -112,7 +180,9 @@ impl SqliteStore {
             std::fs::create_dir_all(parent).map_err(|e| open_err(Box::new(e)))?;
         }
         let conn = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
-        Self::init(conn, &shown)
+        let mut store = Self::init(conn, &shown)?;
+        store.path = Some(path.to_owned());
+        Ok(store)
     }
 
     /// A store that lives in memory and disappears when dropped (for tests and dry runs).
@@ -153,7 +223,11 @@ impl SqliteStore {
             .map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrations::migrate(&mut conn, path)?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore {
+            conn,
+            path: None,
+            checkpointer: None,
+        })
     }
 
     /// The schema version this build writes (`PRAGMA user_version` of an up-to-date store).
@@ -559,6 +633,38 @@ fn services_sql() -> String {
 }
 
 impl SqliteStore {
+    /// Starts the import checkpointer if the store is a file and it is not running.
+    fn begin_import_checkpoints(&mut self) {
+        if self.checkpointer.is_some() {
+            return;
+        }
+        let Some(path) = &self.path else { return };
+        if self
+            .conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .is_err()
+        {
+            return;
+        }
+        self.checkpointer = Checkpointer::start(path);
+        if self.checkpointer.is_none() {
+            let _ = self.restore_autocheckpoint();
+        }
+    }
+
+    /// Stops the import checkpointer, if it runs, before a write that is not an import.
+    fn end_import_checkpoints(&mut self, operation: &'static str) -> Result<(), StoreError> {
+        if self.checkpointer.take().is_some() {
+            self.restore_autocheckpoint().map_err(query(operation))?;
+        }
+        Ok(())
+    }
+
+    fn restore_autocheckpoint(&self) -> rusqlite::Result<()> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+    }
+
     /// One batch of imported sightings in one transaction (see `record_import_rows`).
     fn write_import_rows(&mut self, rows: &[ImportRow]) -> Result<(), StoreError> {
         let q = query("record imported observations");
@@ -623,6 +729,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn create_scan(&mut self, scan: &NewScan) -> Result<ScanId, StoreError> {
         const OP: &str = "create a scan";
+        self.end_import_checkpoints(OP)?;
         let args = json_text(OP, &scan.args)?;
         let plan = json_text(OP, &scan.plan)?;
         let id = self
@@ -681,6 +788,7 @@ impl Store for SqliteStore {
 
     fn record(&mut self, scan: ScanId, batch: Batch<'_>) -> Result<(), StoreError> {
         const OP: &str = "record a batch of probe results";
+        self.end_import_checkpoints(OP)?;
         let q = query(OP);
         // Dropping `tx` on any early return rolls the whole batch back.
         let tx = self.conn.transaction().map_err(&q)?;
@@ -797,6 +905,7 @@ impl Store for SqliteStore {
 
     fn record_observations(&mut self, observations: &[Observation]) -> Result<(), StoreError> {
         const OP: &str = "record imported observations";
+        self.end_import_checkpoints(OP)?;
         let tx = self.conn.transaction().map_err(query(OP))?;
         {
             let mut writer = Writer::new(&tx).map_err(query(OP))?;
@@ -819,9 +928,13 @@ impl Store for SqliteStore {
         self.conn
             .pragma_update(None, "foreign_keys", false)
             .map_err(&q)?;
+        self.begin_import_checkpoints();
         let written = self.write_import_rows(rows);
         let restored = self.conn.pragma_update(None, "foreign_keys", true);
         written?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.wake();
+        }
         restored.map_err(q)
     }
 
@@ -832,6 +945,7 @@ impl Store for SqliteStore {
         at: Timestamp,
     ) -> Result<(), StoreError> {
         const OP: &str = "finish a scan";
+        self.end_import_checkpoints(OP)?;
         // `running` clears the finish time: that is how a resumed scan is marked live again.
         let finished_at = match status {
             ScanStatus::Running => None,
@@ -1073,6 +1187,83 @@ mod tests {
                 r.get(0)
             })
             .unwrap()
+    }
+
+    /// `n` import rows of distinct services on 198.18.x.y, each with ~1 KB of details.
+    fn import_rows(first: u32, n: u32) -> Vec<ImportRow> {
+        (first..first + n)
+            .map(|i| {
+                let ip = std::net::Ipv4Addr::from(0xC612_0000 + i).to_string();
+                let mut row = import(&ip, "2026-03-05T00:00:00Z", None, "p");
+                row.observation
+                    .details
+                    .insert("http.title".into(), serde_json::json!("x".repeat(1000)));
+                ImportRow::new(&row.observation, row.classification.as_ref()).unwrap()
+            })
+            .collect()
+    }
+
+    fn autocheckpoint(store: &SqliteStore) -> i64 {
+        store
+            .conn
+            .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn imports_checkpoint_on_their_own_thread_and_other_writes_turn_it_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let wal = dir.path().join("store.db-wal");
+        let mut store = SqliteStore::open(&path).unwrap();
+        let mut wal_sizes = Vec::new();
+        for batch in 0..6 {
+            store
+                .record_import_rows(&import_rows(batch * 500, 500))
+                .unwrap();
+            assert_eq!(autocheckpoint(&store), 0, "the writer does not checkpoint");
+            // Wait (bounded) for the checkpoint this commit asked for.
+            let checkpointer = store.checkpointer.as_ref().expect("running");
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while checkpointer.done.load(std::sync::atomic::Ordering::Acquire) < batch as u64 + 1 {
+                assert!(std::time::Instant::now() < deadline, "no checkpoint ran");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            wal_sizes.push(std::fs::metadata(&wal).unwrap().len());
+        }
+        // Each transaction starts the WAL over once the last one is copied back, so it stays
+        // about the size of one transaction instead of growing with every batch (six times).
+        assert!(
+            wal_sizes[5] < 2 * wal_sizes[0],
+            "the WAL kept growing: {wal_sizes:?}"
+        );
+        assert_eq!(count(&store, "observations"), 3000);
+
+        // A scan's write ends the import mode: automatic checkpoints are back.
+        store
+            .create_scan(&crate::NewScan {
+                args: vec![],
+                plan: serde_json::json!({}),
+                seed: 1,
+                shard: crate::Shard::WHOLE,
+                total: 1,
+                started_at: "2026-03-05T00:00:00Z".parse().unwrap(),
+            })
+            .unwrap();
+        assert!(store.checkpointer.is_none());
+        assert_eq!(autocheckpoint(&store), WAL_AUTOCHECKPOINT_PAGES);
+        drop(store);
+        let again = SqliteStore::open(&path).unwrap();
+        assert_eq!(count(&again, "observations"), 3000);
+        assert_eq!(foreign_key_violations(&again), 0);
+    }
+
+    #[test]
+    fn a_store_in_memory_imports_without_a_checkpointer() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store.record_import_rows(&import_rows(0, 10)).unwrap();
+        assert!(store.checkpointer.is_none());
+        assert_eq!(count(&store, "observations"), 10);
     }
 
     #[test]
@@ -1387,7 +1578,11 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", true).unwrap();
         migrations::migrate_through(&mut conn, ":memory:", &migrations::MIGRATIONS[..2]).unwrap();
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore {
+            conn,
+            path: None,
+            checkpointer: None,
+        };
         let scan = store
             .create_scan(&NewScan {
                 args: vec!["medsurface".into(), "scan".into()],
