@@ -30,6 +30,29 @@ impl Analysis {
         Ok(Analysis { classifier })
     }
 
+    /// [`Analysis::load`] on a thread of its own while `beside` runs on this one, for the
+    /// start of a command: compiling the signatures is CPU work, opening (or creating) the
+    /// store mostly waits for the disk, so the two overlap instead of adding up. Both finish
+    /// before this returns, so nothing is sent or recorded until both are ready. An error of
+    /// `beside` is returned first (it is what the command did first before).
+    pub fn load_beside<T>(
+        extra_signatures: Option<&Path>,
+        beside: impl FnOnce() -> Result<T>,
+    ) -> Result<(Analysis, T)> {
+        std::thread::scope(|s| {
+            let loading = std::thread::Builder::new()
+                .name("load-signatures".into())
+                .spawn_scoped(s, || Analysis::load(extra_signatures))
+                .context("start the thread that loads the signatures")?;
+            let other = beside();
+            let analysis = loading
+                .join()
+                .map_err(|_| anyhow::anyhow!("loading the signatures panicked"))?;
+            let other = other?;
+            Ok((analysis?, other))
+        })
+    }
+
     /// The classifier's verdict on one observation (transient fields still there).
     pub fn classify(&self, obs: &Observation) -> Option<Classification> {
         self.classifier.classify(obs)

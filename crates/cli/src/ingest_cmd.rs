@@ -35,8 +35,8 @@ const ERRORS_SHOWN: usize = 20;
 
 pub fn run(args: IngestArgs) -> Result<Exit> {
     let db = db_path(args.store.db.clone())?;
-    let mut store = SqliteStore::open(&db)?;
-    let analysis = Analysis::load(args.signatures.as_deref())?;
+    let (analysis, mut store) =
+        Analysis::load_beside(args.signatures.as_deref(), || Ok(SqliteStore::open(&db)?))?;
     let format = match args.format {
         IngestFormat::Shodan => Format::Shodan,
         IngestFormat::Censys => Format::Censys,

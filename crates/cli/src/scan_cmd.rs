@@ -72,7 +72,8 @@ pub fn run(args: ScanArgs) -> Result<Exit> {
         None => None,
     };
     let db = db_path(args.store.db.clone())?;
-    let mut store = SqliteStore::open(&db)?;
+    let (analysis, mut store) =
+        Analysis::load_beside(args.signatures.as_deref(), || Ok(SqliteStore::open(&db)?))?;
     let output = if args.json {
         Output::JsonLines
     } else {
@@ -124,7 +125,6 @@ pub fn run(args: ScanArgs) -> Result<Exit> {
             (plan, id, Checkpoint::default())
         }
     };
-    let analysis = Analysis::load(args.signatures.as_deref())?;
     let stages = Stages {
         analysis: &analysis,
         store: &mut store,
@@ -231,6 +231,7 @@ pub fn execute(plan: &Plan, stages: Stages<'_>, run: Run) -> Result<RunReport> {
             counts: OutcomeCounts::default(),
             output,
             open: Vec::new(),
+            lines: Vec::new(),
             progress: &progress,
         };
         // Drain the channel on a short tick rather than waking for every result: this thread
@@ -292,6 +293,8 @@ struct Sink<'a> {
     output: Output,
     /// Services found, kept for the table printed at the end.
     open: Vec<Service>,
+    /// The JSON lines of one batch (`--json`), reused from batch to batch.
+    lines: Vec<u8>,
     progress: &'a Progress,
 }
 
@@ -317,11 +320,15 @@ impl Sink<'_> {
         let services = buf.iter().filter_map(service_record);
         match self.output {
             Output::JsonLines => {
-                let mut out = std::io::stdout().lock();
+                // The batch's lines are written with one call: stdout is line-buffered, so
+                // writing each line to it directly costs a system call per service.
+                self.lines.clear();
                 for s in services {
-                    serde_json::to_writer(&mut out, &s)?;
-                    out.write_all(b"\n")?;
+                    serde_json::to_writer(&mut self.lines, &s)?;
+                    self.lines.push(b'\n');
                 }
+                let mut out = std::io::stdout().lock();
+                out.write_all(&self.lines)?;
                 out.flush()?;
             }
             Output::Table | Output::Quiet => self.open.extend(services),
