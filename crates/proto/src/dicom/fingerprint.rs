@@ -411,9 +411,9 @@ mod tests {
     }
 
     #[test]
-    fn shipped_table_loads_and_has_at_least_thirty_entries() {
+    fn shipped_table_loads_and_has_at_least_thirty_five_entries() {
         let t = builtin();
-        assert!(t.entries().len() >= 30, "{}", t.entries().len());
+        assert!(t.entries().len() >= 35, "{}", t.entries().len());
         for e in t.entries() {
             assert!(e.source.starts_with("http"), "{}", e.id);
         }
@@ -455,6 +455,54 @@ mod tests {
         assert_eq!(t.identify(Some("1.2.3.4"), Some("SOMETHING")), None);
         assert_eq!(t.identify(Some("1.2.840.1136190"), None), None);
         assert_eq!(t.identify(None, None), None);
+    }
+
+    #[test]
+    fn names_siemens_canon_merge_and_centricity() {
+        let t = builtin();
+        // The CT's own class UID names the product; another UID under the root, the vendor only.
+        let ct = t
+            .identify(Some("1.3.12.2.1107.5.1.4"), Some("SIEMENS_S7VA44A"))
+            .unwrap();
+        assert_eq!(
+            (ct.id.as_str(), ct.vendor.as_str(), ct.kind),
+            ("siemens-ct", "Siemens Healthineers", Kind::Product)
+        );
+        let mr = t.identify(Some("1.3.12.2.1107.5.2"), None).unwrap();
+        assert_eq!(
+            (mr.id.as_str(), mr.vendor.as_str(), mr.kind, mr.product),
+            ("siemens", "Siemens Healthineers", Kind::Vendor, None)
+        );
+        // Siemens' root is matched on component boundaries: 1.3.12.2.1107.51 is not under it.
+        assert_eq!(t.identify(Some("1.3.12.2.1107.51.1"), None), None);
+        let canon = t
+            .identify(Some("1.2.392.200036.9116.2.6.1.48"), Some("TM_NX_1.0"))
+            .unwrap();
+        assert_eq!(
+            (canon.id.as_str(), canon.kind),
+            ("canon-medical", Kind::Vendor)
+        );
+        // Fujifilm's JIRA arc next to Toshiba's is not Canon.
+        assert_eq!(t.identify(Some("1.2.392.200036.9125.1.1.2"), None), None);
+        let merge = t
+            .identify(Some("2.16.840.1"), Some("MergeCOM3_5_11_0"))
+            .unwrap();
+        assert_eq!(
+            (merge.id.as_str(), merge.kind, merge.version.as_deref()),
+            ("mergecom3", Kind::Toolkit, Some("5.11.0"))
+        );
+        let centricity = t
+            .identify(Some("1.2.840.113619.6.94"), Some("CENTRICITY_4.0"))
+            .unwrap();
+        assert_eq!(
+            (centricity.id.as_str(), centricity.version.as_deref()),
+            ("ge-centricity", Some("4.0"))
+        );
+        // The same GE class UID with another name stays the GE vendor root.
+        let aw = t
+            .identify(Some("1.2.840.113619.6.94"), Some("AW_4.7"))
+            .unwrap();
+        assert_eq!(aw.id, "ge-healthcare");
     }
 
     #[test]
