@@ -30,7 +30,7 @@ pub const TEXT_CAP: usize = 256;
 /// is built as bytes and checked for UTF-8 once at the end, not run by run.
 pub fn escape(bytes: &[u8], cap: usize) -> String {
     let bytes = &bytes[..bytes.len().min(cap)];
-    let safe = |b: u8| (0x20..0x7f).contains(&b) && b != b'\\';
+    let safe = is_plain;
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len() + 16);
     let mut i = 0;
     while i < bytes.len() {
@@ -75,10 +75,26 @@ pub fn escape(bytes: &[u8], cap: usize) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// Exactly `escape(text.as_bytes(), cap)`, for text already known to be UTF-8: when the bytes
+/// kept are all printable ASCII without a backslash (most names, titles and organisations), they
+/// are copied as they are, without building bytes and checking them for UTF-8 again.
+pub fn escape_str(text: &str, cap: usize) -> String {
+    // All-ASCII bytes before `cap` put a character boundary at `cap`, so `get` finds it.
+    match text.get(..text.len().min(cap)) {
+        Some(kept) if kept.bytes().all(is_plain) => kept.to_owned(),
+        _ => escape(text.as_bytes(), cap),
+    }
+}
+
+/// A byte that `printable` keeps as it is, alone: printable ASCII other than the backslash.
+fn is_plain(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) && b != b'\\'
+}
+
 /// Inserts `value` as bounded printable text under `key`, unless it is absent or empty.
 pub fn put_text(d: &mut Details, key: &str, value: Option<&str>) {
     if let Some(v) = value {
-        let v = escape(v.trim().as_bytes(), TEXT_CAP);
+        let v = escape_str(v.trim(), TEXT_CAP);
         if !v.is_empty() {
             d.insert(key.to_string(), Value::String(v));
         }
@@ -89,7 +105,7 @@ pub fn put_text(d: &mut Details, key: &str, value: Option<&str>) {
 pub fn put_list<'a>(d: &mut Details, key: &str, values: impl IntoIterator<Item = &'a str>) {
     let list: Vec<Value> = values
         .into_iter()
-        .map(|v| escape(v.trim().as_bytes(), TEXT_CAP))
+        .map(|v| escape_str(v.trim(), TEXT_CAP))
         .filter(|v| !v.is_empty())
         .map(Value::String)
         .collect();
@@ -476,6 +492,16 @@ mod tests {
             4 => 0x20u8..0x7f, 1 => any::<u8>(), 1 => Just(b'\\'), 1 => 0xc0u8..0xf5
         ], 0..200), cap in 0usize..220) {
             prop_assert_eq!(escape(&bytes, cap), printable(&bytes, cap));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn escape_str_is_escape(text in prop::collection::vec(prop_oneof![
+            8 => proptest::char::range(' ', '~'), 1 => Just('\\'), 1 => any::<char>(),
+            1 => proptest::char::range('\0', ' ')
+        ], 0..80).prop_map(|cs| cs.into_iter().collect::<String>()), cap in 0usize..100) {
+            prop_assert_eq!(escape_str(&text, cap), escape(text.as_bytes(), cap));
         }
     }
 
