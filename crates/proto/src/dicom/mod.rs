@@ -84,7 +84,7 @@ impl AeTitle {
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .take(8)
             .collect();
-        let hex = random_hex::<8>()?.to_ascii_uppercase();
+        let hex = random_hex::<8>()?;
         let mut s = prefix;
         s.push_str(&hex[..16 - s.len()]);
         Ok(AeTitle(s))
@@ -113,11 +113,18 @@ impl Default for AeTitle {
 #[error("no random bytes from the operating system: {0}")]
 pub struct EntropyError(String);
 
-/// `2 * N` lower-case hex digits of OS randomness.
+/// `2 * N` upper-case hex digits of OS randomness.
 pub(crate) fn random_hex<const N: usize>() -> Result<String, EntropyError> {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| EntropyError(e.to_string()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    // Not `format!` per byte and an upper-case copy: that was most of a random ID's cost.
+    let mut out = String::with_capacity(2 * N);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    Ok(out)
 }
 
 /// Text a peer sent, made safe to store and show: NUL padding and surrounding spaces removed,
@@ -128,7 +135,19 @@ pub(crate) fn peer_text(bytes: &[u8]) -> String {
         .rposition(|b| *b != 0 && *b != b' ')
         .map_or(0, |i| i + 1);
     let start = bytes[..end].iter().position(|b| *b != b' ').unwrap_or(end);
-    medsurface_model::text::printable(&bytes[start..end], PEER_TEXT_CAP)
+    let text = &bytes[start..end];
+    // The usual case (UIDs, names): printable ASCII without a backslash is its own escaped
+    // form, so it is copied as is rather than walked character by character.
+    let capped = &text[..text.len().min(PEER_TEXT_CAP)];
+    if capped
+        .iter()
+        .all(|b| (0x20..0x7f).contains(b) && *b != b'\\')
+    {
+        if let Ok(ascii) = std::str::from_utf8(capped) {
+            return ascii.to_owned();
+        }
+    }
+    medsurface_model::text::printable(text, PEER_TEXT_CAP)
 }
 
 #[cfg(test)]
@@ -187,6 +206,45 @@ mod tests {
         // A hostile or silly prefix cannot break the title.
         let c = AeTitle::random("\\\u{1b}VERY-LONG-PREFIX-INDEED").unwrap();
         assert_eq!(AeTitle::new(c.as_str()).unwrap(), c);
+    }
+
+    #[test]
+    fn random_hex_is_upper_case_and_uses_every_digit() {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..64 {
+            let h = random_hex::<16>().unwrap();
+            assert_eq!(h.len(), 32);
+            // Two digits per byte, high nibble first: the same text as `{:02X}` of each byte.
+            let bytes: Vec<u8> = (0..16)
+                .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            let formatted: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+            assert_eq!(h, formatted);
+            seen.extend(h.chars());
+        }
+        // 2,048 random digits: each of the 16 is missing with odds of about 16 * (15/16)^2048.
+        assert_eq!(seen.into_iter().collect::<String>(), "0123456789ABCDEF");
+    }
+
+    #[test]
+    fn peer_text_copies_plain_ascii_as_printable_would_write_it() {
+        let reference = |bytes: &[u8]| {
+            let end = bytes
+                .iter()
+                .rposition(|b| *b != 0 && *b != b' ')
+                .map_or(0, |i| i + 1);
+            let start = bytes[..end].iter().position(|b| *b != b' ').unwrap_or(end);
+            medsurface_model::text::printable(&bytes[start..end], PEER_TEXT_CAP)
+        };
+        let mut samples: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b'A', b, b'Z']).collect();
+        samples.push(b"1.2.840.10008.3.1.1.1".to_vec());
+        samples.push(b" ORTHANC_1.12  \0\0".to_vec());
+        samples.push(b"a\\b".to_vec());
+        samples.push(vec![b'7'; PEER_TEXT_CAP + 9]);
+        samples.push([vec![b'7'; PEER_TEXT_CAP], vec![0x1b]].concat());
+        for bytes in samples {
+            assert_eq!(peer_text(&bytes), reference(&bytes), "{bytes:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! DICOM upper-layer PDUs (PS3.8 §9.3): the ones we send, and the facts of the ones we get.
 //!
-//! Sending: every PDU we write is encoded by dicom-ul's `write_pdu`, the maintained encoder of
-//! dicom-rs, from values that cannot be anything but what [`AssociateRequest`] and the helpers
-//! below allow.
+//! Sending: the A-ASSOCIATE-RQ is encoded by dicom-ul's `write_pdu`, the maintained encoder of
+//! dicom-rs, from values that cannot be anything but what [`AssociateRequest`] allows. The
+//! fixed PDUs (A-RELEASE-RQ, A-ABORT) and P-DATA-TF, sent several times per association, are
+//! written by hand, and the tests check them byte for byte against `write_pdu`.
 //!
 //! Reading: [`frame`] tells a socket reader how long the next PDU is as soon as its six-byte
 //! header is in, after checking the declared length against a limit; [`parse`] reads one PDU.
@@ -178,14 +179,35 @@ pub fn p_data(
         None | Some(0) => usize::MAX,
         Some(n) => (n as usize).saturating_sub(6).max(64),
     };
-    let mut out = Vec::with_capacity(bytes.len() + 12);
-    let chunks: Vec<&[u8]> = if bytes.is_empty() {
-        vec![bytes]
-    } else {
-        bytes.chunks(max_fragment.min(bytes.len())).collect()
-    };
-    let last = chunks.len() - 1;
-    for (i, chunk) in chunks.into_iter().enumerate() {
+    // Written by hand, one allocation for all fragments (dicom-ul builds a value per fragment
+    // and a buffer per length field: a measurable share of a DICOM probe's CPU); the tests check
+    // the bytes against dicom-ul's encoder. A fragment whose length does not fit the 32-bit
+    // length fields (only possible with no peer maximum) is left to dicom-ul, as before.
+    let chunk_len = max_fragment.min(bytes.len()).max(1);
+    let fragments = bytes.len().div_ceil(chunk_len).max(1);
+    let mut out = Vec::with_capacity(bytes.len() + 12 * fragments);
+    let mut chunks = bytes.chunks(chunk_len).peekable();
+    if bytes.is_empty() {
+        write_pdv_pdu(&mut out, context_id, kind, true, bytes)?;
+    }
+    while let Some(chunk) = chunks.next() {
+        write_pdv_pdu(&mut out, context_id, kind, chunks.peek().is_none(), chunk)?;
+    }
+    Ok(out)
+}
+
+/// Appends one P-DATA-TF PDU holding one presentation data value.
+fn write_pdv_pdu(
+    out: &mut Vec<u8>,
+    context_id: u8,
+    kind: PdvKind,
+    is_last: bool,
+    chunk: &[u8],
+) -> Result<(), EncodeError> {
+    let (Ok(item_len), Ok(pdu_len)) = (
+        u32::try_from(chunk.len() + 2),
+        u32::try_from(chunk.len() + 6),
+    ) else {
         let pdu = UlPdu::PData {
             data: vec![PDataValue {
                 presentation_context_id: context_id,
@@ -193,13 +215,23 @@ pub fn p_data(
                     PdvKind::Command => PDataValueType::Command,
                     PdvKind::DataSet => PDataValueType::Data,
                 },
-                is_last: i == last,
+                is_last,
                 data: chunk.to_vec(),
             }],
         };
         out.extend(encode(&pdu, "P-DATA-TF")?);
-    }
-    Ok(out)
+        return Ok(());
+    };
+    let header = match kind {
+        PdvKind::Command => 0x01,
+        PdvKind::DataSet => 0x00,
+    } | if is_last { 0x02 } else { 0x00 };
+    out.extend_from_slice(&[0x04, 0x00]);
+    out.extend_from_slice(&pdu_len.to_be_bytes());
+    out.extend_from_slice(&item_len.to_be_bytes());
+    out.extend_from_slice(&[context_id, header]);
+    out.extend_from_slice(chunk);
+    Ok(())
 }
 
 /// A-RELEASE-RQ.
@@ -945,6 +977,63 @@ mod tests {
             (a.source_name(), a.reason_name()),
             ("service-provider", "unrecognized-pdu")
         );
+    }
+
+    /// P-DATA-TF as dicom-ul encodes it, fragment by fragment (how `p_data` used to be built).
+    fn reference_p_data(id: u8, kind: PdvKind, bytes: &[u8], peer_max: Option<u32>) -> Vec<u8> {
+        let max_fragment = match peer_max {
+            None | Some(0) => usize::MAX,
+            Some(n) => (n as usize).saturating_sub(6).max(64),
+        };
+        let chunks: Vec<&[u8]> = if bytes.is_empty() {
+            vec![bytes]
+        } else {
+            bytes.chunks(max_fragment.min(bytes.len())).collect()
+        };
+        let last = chunks.len() - 1;
+        let mut out = Vec::new();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let pdu = UlPdu::PData {
+                data: vec![PDataValue {
+                    presentation_context_id: id,
+                    value_type: match kind {
+                        PdvKind::Command => PDataValueType::Command,
+                        PdvKind::DataSet => PDataValueType::Data,
+                    },
+                    is_last: i == last,
+                    data: chunk.to_vec(),
+                }],
+            };
+            write_pdu(&mut out, &pdu).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn p_data_is_the_bytes_dicom_ul_writes() {
+        let payload: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for len in [0, 1, 2, 63, 64, 65, 94, 100, 128, 129, 257, 999, 1000] {
+            for peer_max in [
+                None,
+                Some(0),
+                Some(1),
+                Some(70),
+                Some(71),
+                Some(100),
+                Some(16_384),
+            ] {
+                for kind in [PdvKind::Command, PdvKind::DataSet] {
+                    for id in [1, 3, 255] {
+                        let bytes = &payload[..len];
+                        assert_eq!(
+                            p_data(id, kind, bytes, peer_max).unwrap(),
+                            reference_p_data(id, kind, bytes, peer_max),
+                            "len {len} peer_max {peer_max:?} {kind:?} id {id}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

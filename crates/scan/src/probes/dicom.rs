@@ -7,7 +7,8 @@
 //! C-FIND whose only key is a random Patient ID that cannot match (success proves query access
 //! and returns nothing) → the opt-in study count (a universal query whose answers are counted
 //! and dropped) → A-RELEASE, or A-ABORT when anything went wrong. Every read has a deadline
-//! and a byte cap ([`pdu::frame`] checks a declared PDU length before a byte of it is read),
+//! and a byte cap ([`pdu::frame`] checks a declared PDU length as soon as its header is in,
+//! and at most one read of `READ_CHUNK` bytes past it is ever made),
 //! every write a deadline, and the whole probe a budget below the engine's `probe_timeout`.
 //!
 //! The session on the engine's connection is followed, when it tells us something, by short
@@ -27,9 +28,9 @@
 //! facts go through `medsurface_proto::dicom::details`, the same writer the Shodan importer
 //! uses.
 
-use std::borrow::BorrowMut;
+use std::borrow::{BorrowMut, Cow};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use medsurface_model::text::printable;
@@ -115,6 +116,11 @@ impl Default for DicomSettings {
 /// The most pending responses read for one query before it is abandoned (a server that
 /// ignores C-CANCEL and streams records forever is cut off here or at the deadline).
 const MAX_PENDING_READ: u32 = 100_000;
+
+/// The most bytes one read of a session asks for: more than the answers a probe expects
+/// (an A-ASSOCIATE-AC or a response command is a few hundred bytes), small enough that a
+/// thousand sessions in flight keep little memory.
+const READ_CHUNK: usize = 1024;
 
 /// After a non-DICOM answer, how long a pause ends its banner (as in the banner probe).
 const BANNER_QUIET_GAP: Duration = Duration::from_millis(150);
@@ -517,10 +523,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<'_, S> {
     }
 
     /// The next PDU, read under the step deadline and the byte limit.
+    ///
+    /// Each read asks for up to [`READ_CHUNK`] bytes, so the header and body of a small PDU
+    /// (every answer a DICOM probe expects) come in one system call, not two; what follows the
+    /// PDU stays in `buf` for the next call. The bytes land in `buf`'s spare capacity: no
+    /// zeroed scratch buffer, and no chunk-sized array in the probe's future (which is moved
+    /// when it is boxed).
     async fn next(&mut self) -> Result<Pdu, Fault> {
         let deadline = self.deadline();
-        let mut chunk = [0u8; 4096];
         loop {
+            // `parse` checks the declared length against `limit` as soon as the header is in,
+            // so a read only happens while the PDU at the front is incomplete and allowed:
+            // never more than one PDU (<= limit + header) plus one chunk in memory.
             match pdu::parse(&self.buf, self.limit) {
                 Ok(Some((pdu, used))) => {
                     self.buf.drain(..used);
@@ -529,16 +543,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<'_, S> {
                 Ok(None) => {}
                 Err(e) => return Err(Fault::Pdu(e)),
             }
-            // Never more than one PDU (<= limit + header) plus one chunk in memory.
-            let want = match pdu::frame(&self.buf, self.limit) {
-                Ok(Some(total)) => (total - self.buf.len()).min(chunk.len()),
-                Ok(None) => pdu::HEADER_LEN.saturating_sub(self.buf.len()).max(1),
-                Err(e) => return Err(Fault::Pdu(e)),
-            };
-            match timeout_at(deadline, self.stream.read(&mut chunk[..want])).await {
+            self.buf.reserve(READ_CHUNK);
+            let mut limited = (&mut *self.stream).take(READ_CHUNK as u64);
+            match timeout_at(deadline, limited.read_buf(&mut self.buf)).await {
                 Err(_) => return Err(Fault::Timeout),
                 Ok(Ok(0)) => return Err(Fault::Closed),
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => return Err(io_fault(&e)),
             }
         }
@@ -652,11 +662,13 @@ async fn run_session<S: AsyncRead + AsyncWrite + Unpin>(
             return o;
         }
     };
-    let mut outcome = Outcome::new(AssociationAnswer::Accepted(ac.clone()));
+    // The answer goes in once the steps are done (they read it): no copy of the AC.
+    let mut outcome = Outcome::new(AssociationAnswer::NoAnswer);
     let result = match plan.queries {
         Queries::None => Ok(()),
         Queries::All => dimse_steps(&mut wire, ctx, &ac, &mut outcome).await,
     };
+    outcome.answer = AssociationAnswer::Accepted(ac);
     match result {
         Ok(()) => {
             if release(&mut wire).await.is_err() {
@@ -702,13 +714,8 @@ async fn dimse_steps<S: AsyncRead + AsyncWrite + Unpin>(
     let peer_max = ac.max_pdu_length;
     let mut reader = MessageReader::new();
     if ac.accepted_transfer_syntax(VERIFICATION.id).is_some() {
-        let rq = pdu::p_data(
-            VERIFICATION.id,
-            PdvKind::Command,
-            &dimse::c_echo_rq(1),
-            peer_max,
-        )
-        .map_err(|_| Fault::Encode)?;
+        let rq = pdu::p_data(VERIFICATION.id, PdvKind::Command, echo_command(), peer_max)
+            .map_err(|_| Fault::Encode)?;
         wire.send(&rq).await?;
         let (status, _) = await_final(wire, &mut reader, 1, Cancel::Never).await?;
         outcome.echo = Some(status);
@@ -748,7 +755,7 @@ async fn send_find<S: AsyncRead + AsyncWrite + Unpin>(
     let mut bytes = pdu::p_data(
         STUDY_ROOT_FIND.id,
         PdvKind::Command,
-        &dimse::c_find_rq(message_id, STUDY_ROOT_FIND),
+        &find_command(message_id),
         peer_max,
     )
     .map_err(|_| Fault::Encode)?;
@@ -757,6 +764,25 @@ async fn send_find<S: AsyncRead + AsyncWrite + Unpin>(
             .map_err(|_| Fault::Encode)?,
     );
     wire.send(&bytes).await
+}
+
+/// The C-ECHO-RQ command set of every session (message 1): a constant, encoded once.
+fn echo_command() -> &'static [u8] {
+    static ECHO: OnceLock<Vec<u8>> = OnceLock::new();
+    ECHO.get_or_init(|| dimse::c_echo_rq(1))
+}
+
+/// The C-FIND-RQ command set for `message_id`: the non-matching query (2) and the count (3)
+/// are the same in every session, so they are encoded once.
+fn find_command(message_id: u16) -> Cow<'static, [u8]> {
+    static KEPT: [OnceLock<Vec<u8>>; 2] = [OnceLock::new(), OnceLock::new()];
+    match message_id {
+        2 | 3 => Cow::Borrowed(
+            KEPT[usize::from(message_id - 2)]
+                .get_or_init(|| dimse::c_find_rq(message_id, STUDY_ROOT_FIND)),
+        ),
+        _ => Cow::Owned(dimse::c_find_rq(message_id, STUDY_ROOT_FIND)),
+    }
 }
 
 /// When to send C-CANCEL while reading responses.
@@ -940,6 +966,20 @@ mod tests {
             &encoded_main_request(&a).unwrap()[..],
             &encoded_main_request(&b).unwrap()[..]
         );
+    }
+
+    #[test]
+    fn kept_command_sets_are_the_ones_encoding_gives() {
+        for _ in 0..2 {
+            assert_eq!(echo_command(), &dimse::c_echo_rq(1)[..]);
+            for id in [1, 2, 3, 4, 0xFFFF] {
+                assert_eq!(
+                    &find_command(id)[..],
+                    &dimse::c_find_rq(id, STUDY_ROOT_FIND)[..],
+                    "{id}"
+                );
+            }
+        }
     }
 
     #[test]
