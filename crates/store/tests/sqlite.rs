@@ -899,6 +899,74 @@ fn open_creates_parent_directories_and_uses_wal() {
     assert_eq!(version, SqliteStore::schema_version());
 }
 
+/// A new store is made without fsyncs (see `SqliteStore::init`), so after a power loss during
+/// its first moments the file may be found in any state its unsynced writes could leave: each
+/// must open as a store or be refused with an error naming the file.
+#[test]
+fn what_a_crash_while_creating_a_store_can_leave_opens_or_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.db");
+    {
+        let mut store = SqliteStore::open(&reference).unwrap();
+        let id = store.create_scan(&new_scan(1)).unwrap();
+        let results = [result(0, "192.0.2.1", 104, Outcome::Filtered)];
+        let batch = Batch {
+            results: &results,
+            checkpoint: &upto(1),
+        };
+        store.record(id, batch).unwrap();
+        // Kept open: its WAL is what a crash before the first checkpoint leaves.
+        let wal = std::fs::read(dir.path().join("reference.db-wal")).unwrap();
+        let head = std::fs::read(&reference).unwrap();
+        assert!(!wal.is_empty() && head.len() >= 4096);
+
+        let opens = |name: &str, db: &[u8], wal: Option<&[u8]>| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, db).unwrap();
+            if let Some(wal) = wal {
+                let mut side = path.clone().into_os_string();
+                side.push("-wal");
+                std::fs::write(side, wal).unwrap();
+            }
+            let opened = SqliteStore::open(&path);
+            if let Ok(store) = &opened {
+                // Whatever survived, the store is whole and usable.
+                assert!(store.scans().unwrap().len() <= 1, "{name}");
+            }
+            opened.map(drop).map_err(|e| e.to_string())
+        };
+        // Nothing reached the disk but the file's name: a new store, made now.
+        assert_eq!(opens("empty.db", b"", None), Ok(()));
+        // The WAL did, the file's first page did not: SQLite drops such a WAL.
+        assert_eq!(opens("empty-with-wal.db", b"", Some(&wal)), Ok(()));
+        // The first page did, the WAL did not: the empty store as the switch to WAL left it.
+        assert_eq!(opens("no-wal.db", &head[..4096], None), Ok(()));
+        // Both did, the WAL torn: the commits before the tear.
+        assert_eq!(
+            opens("torn-wal.db", &head[..4096], Some(&wal[..wal.len() / 2])),
+            Ok(())
+        );
+        // The file's first page came back zeroed or torn: with the whole WAL, which holds a
+        // newer copy of that page, the store is whole; otherwise it is refused, naming the file.
+        let mut torn = head[..4096].to_vec();
+        torn[..16].fill(0);
+        let zeroed_wal = vec![0; wal.len()];
+        for (name, db) in [("zeroed.db", vec![0; 4096]), ("torn.db", torn)] {
+            assert_eq!(opens(&format!("wal-{name}"), &db, Some(&wal)), Ok(()));
+            for (case, wal) in [
+                ("no-wal", None),
+                ("torn-wal", Some(&wal[..wal.len() / 2])),
+                ("zeroed-wal", Some(&zeroed_wal[..])),
+            ] {
+                let file = format!("{case}-{name}");
+                let err = opens(&file, &db, wal).expect_err(&file);
+                assert!(err.contains(&file), "{file}: {err}");
+            }
+        }
+        drop(store);
+    }
+}
+
 #[test]
 fn a_store_written_by_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
