@@ -255,8 +255,7 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
 /// the parser is called so that ordinary banners cost nothing.
 pub fn looks_like_dicom(bytes: &[u8]) -> bool {
     let t = bytes.trim_ascii_start();
-    t.starts_with(banner::TEXT_MARKER.as_bytes())
-        || (bytes.len() >= 6 && matches!(bytes[0], 0x02 | 0x03 | 0x07) && bytes[1] == 0)
+    t.starts_with(banner::TEXT_MARKER.as_bytes()) || banner::plausible_header(bytes)
 }
 
 /// Reads a DICOM banner (as Shodan's `dicom` module stores it) into `dicom.*` keys, the way the

@@ -151,6 +151,21 @@ fn shodan_sample_reads_whole_with_every_fact() {
     );
     assert_eq!(rejected["dicom.accepts_any_ae"], false);
 
+    // RDP's answer (a TPKT: 03 00 …) starts like an A-ASSOCIATE-RJ but is not one.
+    let rdp = find(&obs, "203.0.113.9", 3389);
+    assert_eq!(rdp.details["shodan.module"], "rdp");
+    assert_ne!(rdp.protocol.as_deref(), Some("dicom"));
+    assert!(
+        !rdp.details.keys().any(|k| k.starts_with("dicom.")),
+        "{:?}",
+        rdp.details
+    );
+    let mut dicom_services = obs
+        .iter()
+        .filter(|o| o.details.contains_key("dicom.association"));
+    assert!(dicom_services.clone().count() >= 3);
+    assert!(dicom_services.all(|o| o.details["shodan.module"] == "dicom"));
+
     // Orthanc Explorer over HTTP: title, favicon, headers from the banner, transient body.
     let orthanc = obs
         .iter()

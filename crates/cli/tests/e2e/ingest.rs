@@ -49,7 +49,9 @@ fn shodan_import_is_classified_counted_once_and_ranked() {
         .map(|r| r["services"].as_u64().unwrap())
         .sum();
     assert_eq!(total, 20);
-    assert_eq!(count_of(&by_category, "category", "imaging"), 8);
+    // Seven DICOM and imaging web services; the sample's RDP banner (a TPKT, 03 00 …) is not
+    // one of them.
+    assert_eq!(count_of(&by_category, "category", "imaging"), 7);
     // The research's figure: exposed imaging services by country, largest first.
     let by_country = stats(&db, &["--by", "country", "--category", "imaging"]);
     let ranking: Vec<(String, u64)> = by_country
@@ -61,7 +63,7 @@ fn shodan_import_is_classified_counted_once_and_ranked() {
             )
         })
         .collect();
-    let want = [("DE", 3), ("GB", 2), ("US", 2), ("BR", 1)];
+    let want = [("DE", 3), ("GB", 2), ("US", 2)];
     assert_eq!(ranking, want.map(|(c, n)| (c.to_owned(), n)));
     let products = stats(&db, &["--by", "product", "--category", "imaging"]);
     assert_eq!(

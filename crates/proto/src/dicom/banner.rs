@@ -13,7 +13,7 @@
 //! bytes the raw form needs.
 
 use super::details::AssociationAnswer;
-use super::pdu::{self, Abort, AssociateAccept, AssociateReject, HEADER_LEN};
+use super::pdu::{self, AssociateAccept, AssociateReject, HEADER_LEN};
 use super::peer_text;
 
 /// The first line of the text form.
@@ -124,8 +124,41 @@ fn strip_cr(b: &[u8]) -> &[u8] {
     b.strip_suffix(b"\r").unwrap_or(b)
 }
 
+/// Whether `data` starts like an answer PDU of the kinds a DICOM banner holds, judged by its
+/// header alone (and the protocol version of an A-ASSOCIATE-AC, when present): an A-ASSOCIATE-AC
+/// declares at least its 68 fixed bytes and speaks protocol version 1; an A-ASSOCIATE-RJ and an
+/// A-ABORT declare exactly their 4 bytes.
+///
+/// This is what keeps other binary banners out. Many protocols begin with a byte of 2, 3 or 7
+/// followed by a zero: RDP's answer, a TPKT header (`03 00 00 13 0e d0 …`), reads as an
+/// A-ASSOCIATE-RJ type and reserved byte, but declares a length no reject has. A banner is a
+/// stored copy that may be cut short, so only the header is required to be whole.
+pub fn plausible_header(data: &[u8]) -> bool {
+    if data.len() < HEADER_LEN || data[1] != 0 {
+        return false;
+    }
+    let declared = u32::from_be_bytes([data[2], data[3], data[4], data[5]]);
+    match data[0] {
+        0x02 => {
+            let version_ok = match data.get(HEADER_LEN..HEADER_LEN + 2) {
+                Some(v) => u16::from_be_bytes([v[0], v[1]]) & 1 == 1,
+                None => true,
+            };
+            declared >= AC_FIXED_LEN && version_ok
+        }
+        0x03 | 0x07 => declared == 4,
+        _ => false,
+    }
+}
+
+/// The fixed part of an A-ASSOCIATE-AC's body (version, reserved, two AE titles, 32 reserved).
+const AC_FIXED_LEN: u32 = 68;
+
 fn parse_raw(data: &[u8]) -> Option<BannerFacts> {
-    // A complete, well-formed PDU first; the tolerant readers below for cut banners.
+    if !plausible_header(data) {
+        return None;
+    }
+    // A complete, well-formed PDU first; the tolerant reader below for a cut A-ASSOCIATE-AC.
     if let Ok(Some((pdu, _))) = pdu::parse(data, BANNER_CAP as u32) {
         let answer = match pdu {
             pdu::Pdu::AssociateAc(ac) => AssociationAnswer::Accepted(ac),
@@ -139,30 +172,17 @@ fn parse_raw(data: &[u8]) -> Option<BannerFacts> {
             ae_title: None,
         });
     }
-    if data.len() < HEADER_LEN || data[1] != 0 {
+    // A reject or an abort declaring its 4 bytes is whole once 10 bytes are there, and was read
+    // above; fewer bytes say nothing. An A-ASSOCIATE-AC cut anywhere after its fixed fields
+    // still gives every item before the cut.
+    if data[0] != 0x02 {
         return None;
     }
-    let body = &data[HEADER_LEN..];
-    let answer = match data[0] {
-        0x02 => {
-            let mut ac = pdu::parse_accept_body(body).ok()?;
-            ac.truncated = true;
-            AssociationAnswer::Accepted(ac)
-        }
-        0x03 if body.len() >= 4 => AssociationAnswer::Rejected(AssociateReject {
-            result: body[1],
-            source: body[2],
-            reason: body[3],
-        }),
-        0x07 if body.len() >= 4 => AssociationAnswer::Aborted(Abort {
-            source: body[2],
-            reason: body[3],
-        }),
-        _ => return None,
-    };
+    let mut ac = pdu::parse_accept_body(&data[HEADER_LEN..]).ok()?;
+    ac.truncated = true;
     Some(BannerFacts {
         form: BannerForm::RawPdu,
-        answer,
+        answer: AssociationAnswer::Accepted(ac),
         ae_title: None,
     })
 }
@@ -269,6 +289,47 @@ mod tests {
         assert_eq!(parse(b"\x02\x00\x00"), None);
         let text_only = parse(b"DICOM Server Response\n").unwrap();
         assert_eq!(text_only.answer, AssociationAnswer::NoAnswer);
+    }
+
+    /// Binary banners of other protocols that start with a PDU type byte and a zero.
+    #[test]
+    fn other_protocols_are_not_dicom() {
+        // RDP's X.224 Connection Confirm in a TPKT (Shodan's `rdp` module stores this).
+        let rdp = b"\x03\x00\x00\x13\x0e\xd0\x00\x00\x124\x00\x02\x1f\x08\x00\x02\x00\x00\x00";
+        assert_eq!(parse(rdp), None);
+        assert!(!plausible_header(rdp));
+        // A TPKT of the short form, and headers declaring lengths no reject or abort has.
+        assert_eq!(parse(b"\x03\x00\x00\x0b\x06\xd0\x00\x00\x12\x34\x00"), None);
+        assert_eq!(parse(b"\x03\x00\x00\x00\x00\x05\x00\x01\x01\x01\x00"), None);
+        assert_eq!(parse(b"\x07\x00\x00\x00\x01\x00\x00\x00\x02\x00"), None);
+        // An A-ASSOCIATE-AC type declaring less than its fixed part, or another protocol
+        // version.
+        let mut short_ac = vec![0x02, 0x00, 0x00, 0x00, 0x00, 0x10];
+        short_ac.extend_from_slice(&[0x00, 0x01]);
+        short_ac.resize(80, b'A');
+        assert_eq!(parse(&short_ac), None);
+        let ac = bytes_from_json_string(&sample()[2]);
+        let mut other_version = ac.clone();
+        other_version[6..8].copy_from_slice(&[0x00, 0x02]);
+        assert_eq!(parse(&other_version), None);
+        assert!(parse(&ac).is_some());
+    }
+
+    /// The whole PDUs a banner holds for a reject and an abort are read, with their codes.
+    #[test]
+    fn whole_reject_and_abort() {
+        let rj = parse(b"\x03\x00\x00\x00\x00\x04\x00\x01\x01\x07").unwrap();
+        let AssociationAnswer::Rejected(rj) = rj.answer else {
+            panic!()
+        };
+        assert_eq!((rj.result, rj.source, rj.reason), (1, 1, 7));
+        let ab = parse(b"\x07\x00\x00\x00\x00\x04\x00\x00\x02\x01").unwrap();
+        let AssociationAnswer::Aborted(ab) = ab.answer else {
+            panic!()
+        };
+        assert_eq!((ab.source, ab.reason), (2, 1));
+        // Cut before its fourth byte, a reject says nothing.
+        assert_eq!(parse(b"\x03\x00\x00\x00\x00\x04\x00\x01"), None);
     }
 
     #[test]
