@@ -11,6 +11,12 @@
 #   medsurface  `medsurface ingest shodan CORPUS --db FRESH.db` (a new store every run)
 #   before      the same with a second binary (--before BIN), e.g. an older build, if given
 #   jq          `jq -c 'select(.port==104)' CORPUS | wc -l` (parse every banner, filter, count)
+#   floor       `import_floor CORPUS FRESH.db` (crates/store/examples/import_floor.rs): the least
+#               work an importer into this store must do. Two threads parse every line with
+#               serde_json and keep only address and port; each line becomes a pre-built row of
+#               the import's average size, written by the store's import writer as medsurface
+#               writes it. No mapping, classification or enrichment. What no importer that
+#               keeps this store can beat on this machine.
 # and the report gives, per tool, the median wall time (min–max), MB/s and banners/s at the
 # median, the largest peak RSS, and the median over rounds of jq's wall / the tool's wall in
 # the same round (the machine is shared, so only same-round ratios are compared). The load
@@ -22,11 +28,12 @@
 #   --corpus PATH   corpus file (default /tmp/medsurface-bench/shodan-<N>mb-s<S>.jsonl)
 #   --runs R        interleaved rounds (default 3)
 #   --before BIN    also time this medsurface binary, as "before"
-#   --tools LIST    any of medsurface,before,jq (default: all that apply)
-#   --no-build      never run cargo build; fail if the medsurface binary is missing
+#   --tools LIST    any of medsurface,before,jq,floor (default: all that apply)
+#   --no-build      never run cargo build; fail if a binary is missing
 #   -h, --help      this text
 # Environment: MEDSURFACE_BIN (default target/release/medsurface, built when missing unless
-#   --no-build), BENCH_DIR (work directory, default /tmp/medsurface-bench).
+#   --no-build), FLOOR_BIN (default target/release/examples/import_floor, built likewise),
+#   BENCH_DIR (work directory, default /tmp/medsurface-bench).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -64,15 +71,15 @@ is_uint "$SEED" || die "--seed must be a non-negative integer, got '$SEED'"
 is_uint "$RUNS" && ((RUNS >= 1)) || die "--runs must be a positive integer, got '$RUNS'"
 [[ -z $BEFORE || -x $BEFORE ]] || die "--before: '$BEFORE' is not an executable"
 if [[ -z $TOOLS ]]; then
-    TOOLS=medsurface,jq
-    [[ -n $BEFORE ]] && TOOLS=medsurface,before,jq
+    TOOLS=medsurface,jq,floor
+    [[ -n $BEFORE ]] && TOOLS=medsurface,before,jq,floor
 fi
 IFS=, read -r -a TOOL_LIST <<<"$TOOLS"
 for t in "${TOOL_LIST[@]}"; do
     case $t in
-        medsurface|jq) ;;
+        medsurface|jq|floor) ;;
         before) [[ -n $BEFORE ]] || die "--tools before needs --before BIN" ;;
-        *) die "unknown tool '$t' (known: medsurface,before,jq)" ;;
+        *) die "unknown tool '$t' (known: medsurface,before,jq,floor)" ;;
     esac
 done
 command -v jq >/dev/null || die "jq is missing (apt-get install jq)"
@@ -96,6 +103,16 @@ BANNERS=$(wc -l <"$CORPUS")
 medsurface_binary
 BIN=$MEDSURFACE
 [[ -x $BIN ]] || die "no medsurface binary at $BIN (build it, or drop --no-build)"
+FLOOR=
+if [[ ,$TOOLS, == *,floor,* ]]; then
+    FLOOR=${FLOOR_BIN:-$ROOT/target/release/examples/import_floor}
+    if [[ ! -x $FLOOR && -z ${FLOOR_BIN:-} && $BUILD == 1 ]]; then
+        say "$FLOOR is missing; cargo build --release -p medsurface-store --example import_floor"
+        (cd "$ROOT" && cargo build --release -p medsurface-store --example import_floor >&2) ||
+            say "the build failed"
+    fi
+    [[ -x $FLOOR ]] || die "no import_floor binary at $FLOOR (build it, or drop --no-build)"
+fi
 
 # --- 2. Interleaved rounds -------------------------------------------------------------------
 RES=$WORK/results.tsv
@@ -111,6 +128,7 @@ run_one() { # tool round
         medsurface) cmd=("$BIN" ingest shodan "$CORPUS" --db "$db") ;;
         before) cmd=("$BEFORE" ingest shodan "$CORPUS" --db "$db") ;;
         jq) cmd=(sh -c 'jq -c "select(.port==104)" "$1" | wc -l' jq "$CORPUS") ;;
+        floor) cmd=("$FLOOR" "$CORPUS" "$db") ;;
     esac
     local t0 t1
     t0=$(date +%s.%N)
@@ -152,7 +170,7 @@ print()
 print("| tool | median wall (min–max) | MB/s | banners/s | peak RSS | jq wall / tool wall (median of rounds) |")
 print("|---|---|---|---|---|---|")
 jq = by.get("jq", {})
-for tool in ["medsurface", "before", "jq"]:
+for tool in ["medsurface", "before", "jq", "floor"]:
     if tool not in by:
         continue
     walls = [w for w, _ in by[tool].values()]
