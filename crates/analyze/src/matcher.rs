@@ -189,6 +189,13 @@ impl Cond {
     /// [`Cond::holds`]; with a scratch, a detail field is read from its per-call view and a
     /// literal test of a string goes through its group.
     fn holds_in<'o>(&self, obs: &'o Observation, scratch: Option<&mut Scratch<'_, 'o>>) -> bool {
+        // Most conditions of a call are `contains` tests of a field whose group an earlier
+        // condition already searched: the answer is a bit, without reading the field again.
+        if let (Test::Literal(lit), Some(scratch)) = (&self.test, &scratch) {
+            if let Some(known) = scratch.known(lit) {
+                return known;
+            }
+        }
         let got = match (&self.subject, &scratch) {
             (
                 Subject::Detail {
@@ -466,8 +473,8 @@ impl Group {
                     loop {
                         let end = hay.len().min(start + CHUNK);
                         buf.clear();
-                        buf.extend_from_slice(&hay[start..end]);
-                        buf.make_ascii_lowercase();
+                        // One pass that copies and folds, not a copy and then a second pass.
+                        buf.extend(hay[start..end].iter().map(u8::to_ascii_lowercase));
                         self.search_leftmost(leftmost, buf, found)?;
                         if end == hay.len() {
                             return Some(());
@@ -594,6 +601,8 @@ impl LiteralGroups {
 pub(crate) struct FieldIndex {
     /// Position + 1 of a field hashed here (0: empty); always more than half empty.
     slots: Vec<u8>,
+    /// The fields hashed here.
+    indexed: FieldMask,
 }
 
 /// Fields the per-call view holds: as many as a [`FieldMask`] has bits.
@@ -618,9 +627,23 @@ impl FieldIndex {
         (h >> 32) as usize % Self::SLOTS
     }
 
+    /// An index of every field (the tests' vocabulary checks).
+    #[cfg(test)]
     pub(crate) fn new() -> FieldIndex {
+        FieldIndex::only(FieldMask::MAX)
+    }
+
+    /// An index of the fields of `mask` only. A classifier's signatures read a few dozen fields;
+    /// an observation's other keys (geography, network owner, certificates) then mostly land
+    /// on an empty slot instead of being compared with a field name.
+    pub(crate) fn only(mask: FieldMask) -> FieldIndex {
         let mut slots = vec![0u8; Self::SLOTS];
+        let mut indexed = 0;
         for (i, f) in fields::FIELDS.iter().enumerate().take(VIEW) {
+            if mask & (1 << i) == 0 {
+                continue;
+            }
+            indexed |= 1 << i;
             let mut s = Self::hash(f.name.as_bytes());
             while slots[s] != 0 {
                 s = (s + 1) % Self::SLOTS;
@@ -628,7 +651,7 @@ impl FieldIndex {
             // VIEW (128) < u8::MAX: the position + 1 fits.
             slots[s] = u8::try_from(i + 1).unwrap_or(0);
         }
-        FieldIndex { slots }
+        FieldIndex { slots, indexed }
     }
 
     /// The position of `name` in [`fields::FIELDS`], among the first [`VIEW`].
@@ -651,8 +674,11 @@ pub(crate) struct Scratch<'c, 'o> {
     groups: &'c LiteralGroups,
     /// The observation's value of field `i` of [`fields::FIELDS`].
     values: [Option<&'o Value>; VIEW],
-    /// The fields present, as [`crate::signature::present`] computes them.
+    /// The fields present, as [`crate::signature::present`] computes them, among those of the
+    /// index (every field a signature's gate names).
     pub(crate) present: FieldMask,
+    /// The fields of the index: `values` is only meaningful for them.
+    indexed: FieldMask,
     /// Bit `g`: group `g` was searched (in the string its subject reads from this observation).
     scanned: u64,
     /// Bit `slot.bit`: that needle occurs.
@@ -679,6 +705,7 @@ impl<'c, 'o> Scratch<'c, 'o> {
             groups,
             values,
             present,
+            indexed: index.indexed,
             scanned: 0,
             found: [0; FOUND_WORDS],
         }
@@ -687,9 +714,21 @@ impl<'c, 'o> Scratch<'c, 'o> {
     /// `obs.details.get(name)`, for the field at `index` of [`fields::FIELDS`].
     fn value(&self, index: usize, name: &str, obs: &'o Observation) -> Option<&'o Value> {
         match self.values.get(index) {
-            Some(v) => *v,
-            None => obs.details.get(name),
+            Some(v) if v.is_some() || self.indexed & (1 << index) != 0 => *v,
+            _ => obs.details.get(name),
         }
+    }
+
+    /// [`Literal::is_in`] of the string `lit`'s subject reads from this call's observation, when
+    /// its group was already searched in it. A group is only marked searched for that string
+    /// (present, and a string, not a list), so the bit is the whole answer.
+    fn known(&self, lit: &Literal) -> Option<bool> {
+        let slot = lit.slot?;
+        if self.scanned & (1u64 << slot.group) == 0 {
+            return None;
+        }
+        let bit = usize::from(slot.bit);
+        Some(self.found[bit / 64] & (1 << (bit % 64)) != 0)
     }
 
     /// [`Literal::is_in`], for `hay` the string that `lit`'s subject reads from this call's
