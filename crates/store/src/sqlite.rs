@@ -7,10 +7,11 @@
 //! service tables only for open ports with an observation.
 //!
 //! Imports arrive as [`ImportRow`]s, already encoded on the threads that parse them, so the
-//! writer only binds text: five statements per sighting (host, service, the service's id,
-//! source history, observation), prepared once per transaction, in the order of the services'
-//! index. A sighting's data (details, verdict) is written once, in its observation: the
-//! service row keeps only what spans sightings, and reads join it to its latest observation.
+//! writer only binds text: four or five statements per sighting (host, service, the service's
+//! id unless the upsert just made it, source history, observation), prepared once per
+//! transaction, in the order of the services' index. A sighting's data (details, verdict) is
+//! written once, in its observation: the service row keeps only what spans sightings, and
+//! reads join it to its latest observation.
 //!
 //! Replays are harmless by construction: probe rows are keyed by (scan, seq) and inserted with
 //! `ON CONFLICT DO NOTHING`, an outcome is counted only when its row is new (or, for `closed`
@@ -373,7 +374,8 @@ const UPSERT_SERVICE: &str = "
 // The id of the service just upserted. Not a `RETURNING id` on the upsert: SQLite runs a
 // statement with `RETURNING` to its end into a temporary table, opened and closed on every
 // execution, which cost more than the rest of the upsert (about 15,000 instructions a row);
-// this reads the services' unique index alone, on the page the upsert just wrote.
+// this reads the services' unique index alone, on the page the upsert just wrote. Only run
+// when the upsert updated (a new service's id is the last inserted row id; see `Writer::write`).
 const SERVICE_ID: &str = "SELECT id FROM services WHERE ip = ?1 AND port = ?2 AND transport = ?3";
 
 const UPSERT_SOURCE: &str = "
@@ -450,6 +452,7 @@ impl<'a> Row<'a> {
 /// service (and its id), the service's source history, the observation (a scan's or an
 /// import's).
 struct Writer<'t> {
+    conn: &'t Connection,
     host: rusqlite::CachedStatement<'t>,
     service: rusqlite::CachedStatement<'t>,
     service_id: rusqlite::CachedStatement<'t>,
@@ -461,6 +464,7 @@ struct Writer<'t> {
 impl<'t> Writer<'t> {
     fn new(tx: &'t Transaction<'_>) -> rusqlite::Result<Self> {
         Ok(Writer {
+            conn: tx,
             host: tx.prepare_cached(UPSERT_HOST)?,
             service: tx.prepare_cached(UPSERT_SERVICE)?,
             service_id: tx.prepare_cached(SERVICE_ID)?,
@@ -473,11 +477,20 @@ impl<'t> Writer<'t> {
     /// Upserts the host, the service and its source history, and keeps the observation.
     fn write(&mut self, r: &Row<'_>) -> rusqlite::Result<()> {
         self.host.execute(params![r.ip, r.name, r.seen])?;
+        let before = self.conn.last_insert_rowid();
         self.service
             .execute(params![r.ip, r.port, r.transport, r.name, r.seen])?;
-        let service_id: i64 = self
-            .service_id
-            .query_row(params![r.ip, r.port, r.transport], |row| row.get(0))?;
+        // Only an insert sets the last inserted row id (an upsert that updates leaves it as
+        // it was), so a new value is the id of the service just made: most of an import's
+        // sightings are a service's first, and this saves them a statement. The same value
+        // is either an update or a new id equal to the host's (or the row's before): read it.
+        let inserted = self.conn.last_insert_rowid();
+        let service_id: i64 = if inserted != before {
+            inserted
+        } else {
+            self.service_id
+                .query_row(params![r.ip, r.port, r.transport], |row| row.get(0))?
+        };
         self.source.execute(params![service_id, r.source, r.seen])?;
         match r.probe_result {
             Some((scan_id, seq)) => self.scan_observation.execute(params![
@@ -1308,6 +1321,60 @@ mod tests {
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .unwrap();
         assert!(on, "foreign keys are enforced again after an import");
+    }
+
+    #[test]
+    fn every_sighting_is_kept_with_its_own_service_whether_the_service_is_new_or_not() {
+        // New hosts and services, new services of known hosts, and sightings of known
+        // services (whose upsert updates, so their id must be read, not taken from the last
+        // insert), in one batch and across batches.
+        let sightings = [
+            ("192.0.2.1", 104, "2026-03-01T00:00:00Z"),
+            ("192.0.2.1", 11112, "2026-03-01T00:00:01Z"),
+            ("192.0.2.2", 104, "2026-03-01T00:00:02Z"),
+            ("192.0.2.1", 104, "2026-03-02T00:00:00Z"),
+            ("192.0.2.3", 4242, "2026-03-01T00:00:03Z"),
+            ("192.0.2.2", 104, "2026-02-01T00:00:00Z"),
+            ("192.0.2.1", 11112, "2026-03-03T00:00:00Z"),
+            ("192.0.2.3", 104, "2026-03-04T00:00:00Z"),
+        ];
+        let rows: Vec<ImportRow> = sightings
+            .iter()
+            .map(|&(addr, port, seen)| {
+                let mut i = import(addr, seen, None, "p");
+                i.observation.port = port;
+                i.observation
+                    .details
+                    .insert("at".into(), serde_json::json!(format!("{addr}:{port}")));
+                ImportRow::new(&i.observation, i.classification.as_ref()).unwrap()
+            })
+            .collect();
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store.record_import_rows(&rows[..3]).unwrap();
+        store.record_import_rows(&rows[3..5]).unwrap();
+        store.record_import_rows(&rows[5..]).unwrap();
+        assert_eq!(count(&store, "observations"), 8);
+        assert_eq!(count(&store, "services"), 5);
+        let misplaced: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM observations o JOIN services s ON s.id = o.service_id
+                 WHERE json_extract(o.details, '$.at') <> s.ip || ':' || s.port",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(misplaced, 0);
+        let history: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM service_sources src JOIN services s ON s.id = src.service_id
+                 WHERE src.first_seen = s.first_seen AND src.last_seen = s.last_seen",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(history, 5);
     }
 
     fn foreign_key_violations(store: &SqliteStore) -> i64 {
