@@ -55,7 +55,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (chunk_tx, chunk_rx) = sync_channel::<Vec<u8>>(2 * PARSERS);
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
-    let (rows_tx, rows_rx) = sync_channel::<Vec<ImportRow>>(2);
+    // Room for more than a batch of parsed rows, so the parsers go on while a batch is
+    // written (the import's delivery thread and its second batch do the same).
+    let (rows_tx, rows_rx) = sync_channel::<Vec<ImportRow>>(2 * BATCH / 250);
     let mut file = std::fs::File::open(corpus)?;
     let (bytes, lines) = std::thread::scope(|s| -> Result<(u64, u64), String> {
         let reader = s.spawn(move || -> std::io::Result<u64> {
