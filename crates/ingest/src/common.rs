@@ -176,12 +176,35 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
             .ok()
             .and_then(|n| Timestamp::from_second(n).ok());
     }
-    if let Ok(t) = s.parse::<Timestamp>() {
-        return Some(t);
+    // A timestamp needs an offset (or `Z`); Shodan's zone-less civil times never have one, so
+    // their parse would only fail, and jiff's error is built (and allocated) for nothing.
+    if !is_zoneless_civil(s) {
+        if let Ok(t) = s.parse::<Timestamp>() {
+            return Some(t);
+        }
     }
     s.parse::<jiff::civil::DateTime>()
         .ok()
         .and_then(|dt| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, optionally with a fraction `.d…`, and nothing else: a civil
+/// date-time that holds no offset, so it cannot be read as a [`Timestamp`].
+fn is_zoneless_civil(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return false;
+    }
+    let shape = b"dddd-dd-ddTdd:dd:dd";
+    let head = b[..19].iter().zip(shape).all(|(&c, &want)| match want {
+        b'd' => c.is_ascii_digit(),
+        _ => c == want,
+    });
+    head && match &b[19..] {
+        [] => true,
+        [b'.', fraction @ ..] => !fraction.is_empty() && fraction.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
 }
 
 /// An address from its text.
@@ -517,6 +540,66 @@ mod tests {
                 assert_eq!(escape(s, cap), printable(s, cap), "{s:?} {cap}");
             }
         }
+    }
+
+    /// `parse_time` without the zone-less shortcut: what it must give for every text.
+    fn parse_time_slow(s: &str) -> Option<Timestamp> {
+        let s = s.trim();
+        if s.is_empty() {
+            return None;
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| Timestamp::from_second(n).ok());
+        }
+        if let Ok(t) = s.parse::<Timestamp>() {
+            return Some(t);
+        }
+        s.parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|dt| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok())
+    }
+
+    proptest! {
+        #[test]
+        fn zoneless_shortcut_changes_no_time(
+            date in (1900u32..2200, 0u32..14, 0u32..33),
+            sep in prop_oneof![Just('T'), Just('t'), Just(' ')],
+            time in (0u32..25, 0u32..61, proptest::option::of(0u32..61)),
+            fraction in "(\\.[0-9]{0,12})?",
+            zone in prop_oneof![Just(""), Just("Z"), Just("z"), Just("+01:00"), Just("-05:30"),
+                Just("[UTC]"), Just("Z[Europe/Zurich]"), Just("+0100"), Just(" "), Just("x")],
+        ) {
+            let (y, mo, d) = date;
+            let (h, mi, sec) = time;
+            let sec = sec.map(|s| format!(":{s:02}")).unwrap_or_default();
+            let s = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}{sec}{fraction}{zone}");
+            prop_assert_eq!(parse_time(&s), parse_time_slow(&s), "{}", s);
+        }
+    }
+
+    #[test]
+    fn zoneless_shortcut_on_known_cases() {
+        for s in [
+            "2025-03-01T10:15:02.481920",
+            "2025-03-01T10:15:02",
+            "2025-03-01T10:15:02Z",
+            "2025-03-01T10:15:02.481920Z",
+            "2025-03-01T10:15:02.481920+01:00",
+            "2025-03-01T10:15:02-01:00",
+            "2025-03-01T10:15:02.",
+            "2025-03-01T10:15:02.1234567891",
+            "2025-13-01T10:15:02",
+            "2025-02-30T10:15:02.5",
+            "2025-03-01 10:15:02",
+            "9999-12-31T23:59:59.999999999",
+        ] {
+            assert_eq!(parse_time(s), parse_time_slow(s), "{s}");
+        }
+        assert!(is_zoneless_civil("2025-03-01T10:15:02.481920"));
+        assert!(!is_zoneless_civil("2025-03-01T10:15:02.481920Z"));
     }
 
     #[test]

@@ -22,6 +22,14 @@ fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
     Ok(())
 }
 
+/// The next key of an object, borrowed from the record when it has no escapes (serde's own
+/// `Cow<str>` always copies).
+fn next_key<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
+    Ok(map
+        .next_key::<LStr<'de>>()?
+        .map(|k| k.0.unwrap_or_default()))
+}
+
 /// A string, or `None` for anything else (numbers included: an address or a name that came as a
 /// number is not trusted to mean what a string would).
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -290,113 +298,114 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
 /// The keys of an object (values skipped), at most [`LIST_CAP`]; anything else is empty. Shodan's
 /// `vulns` is `{CVE-id: {...}}`.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Keys(pub Vec<String>);
+pub struct Keys<'a>(pub Vec<Cow<'a, str>>);
 
-impl<'de> Deserialize<'de> for Keys {
+impl<'de: 'a, 'a> Deserialize<'de> for Keys<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Keys;
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Keys<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys<'a>, A::Error> {
                 let mut out = Vec::new();
-                while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(k) = next_key(&mut map)? {
                     map.next_value::<IgnoredAny>()?;
                     if out.len() < LIST_CAP {
-                        out.push(k.into_owned());
+                        out.push(k);
                     }
                 }
                 Ok(Keys(out))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Keys, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Keys<'a>, A::Error> {
                 drain_seq(seq).map(|_| Keys::default())
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Keys, E> {
+            fn visit_bool<E>(self, _: bool) -> Result<Keys<'a>, E> {
                 Ok(Keys::default())
             }
-            fn visit_i64<E>(self, _: i64) -> Result<Keys, E> {
+            fn visit_i64<E>(self, _: i64) -> Result<Keys<'a>, E> {
                 Ok(Keys::default())
             }
-            fn visit_u64<E>(self, _: u64) -> Result<Keys, E> {
+            fn visit_u64<E>(self, _: u64) -> Result<Keys<'a>, E> {
                 Ok(Keys::default())
             }
-            fn visit_f64<E>(self, _: f64) -> Result<Keys, E> {
+            fn visit_f64<E>(self, _: f64) -> Result<Keys<'a>, E> {
                 Ok(Keys::default())
             }
-            fn visit_str<E>(self, _: &str) -> Result<Keys, E> {
+            fn visit_str<E>(self, _: &str) -> Result<Keys<'a>, E> {
                 Ok(Keys::default())
             }
-            fn visit_unit<E>(self) -> Result<Keys, E> {
+            fn visit_unit<E>(self) -> Result<Keys<'a>, E> {
                 Ok(Keys::default())
             }
-            fn visit_none<E>(self) -> Result<Keys, E> {
+            fn visit_none<E>(self) -> Result<Keys<'a>, E> {
                 Ok(Keys::default())
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(PhantomData))
     }
 }
 
 /// An object of string values in document order (a certificate's subject `{"CN": …, "O": …}`);
-/// non-string values are skipped; anything but an object is empty.
+/// non-string values are skipped; anything but an object is empty. Names and values without
+/// escapes are borrowed from the record, like [`LStr`].
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Pairs(pub Vec<(String, String)>);
+pub struct Pairs<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
-impl Pairs {
+impl Pairs<'_> {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 }
 
-impl<'de> Deserialize<'de> for Pairs {
+impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Pairs;
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Pairs<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pairs, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pairs<'a>, A::Error> {
                 let mut out = Vec::new();
-                while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(k) = next_key(&mut map)? {
                     let v = map.next_value::<LStr<'de>>()?;
                     if let (Some(v), true) = (v.0, out.len() < 64) {
-                        out.push((k.into_owned(), v.into_owned()));
+                        out.push((k, v));
                     }
                 }
                 Ok(Pairs(out))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Pairs, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Pairs<'a>, A::Error> {
                 drain_seq(seq).map(|_| Pairs::default())
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Pairs, E> {
+            fn visit_bool<E>(self, _: bool) -> Result<Pairs<'a>, E> {
                 Ok(Pairs::default())
             }
-            fn visit_i64<E>(self, _: i64) -> Result<Pairs, E> {
+            fn visit_i64<E>(self, _: i64) -> Result<Pairs<'a>, E> {
                 Ok(Pairs::default())
             }
-            fn visit_u64<E>(self, _: u64) -> Result<Pairs, E> {
+            fn visit_u64<E>(self, _: u64) -> Result<Pairs<'a>, E> {
                 Ok(Pairs::default())
             }
-            fn visit_f64<E>(self, _: f64) -> Result<Pairs, E> {
+            fn visit_f64<E>(self, _: f64) -> Result<Pairs<'a>, E> {
                 Ok(Pairs::default())
             }
-            fn visit_str<E>(self, _: &str) -> Result<Pairs, E> {
+            fn visit_str<E>(self, _: &str) -> Result<Pairs<'a>, E> {
                 Ok(Pairs::default())
             }
-            fn visit_unit<E>(self) -> Result<Pairs, E> {
+            fn visit_unit<E>(self) -> Result<Pairs<'a>, E> {
                 Ok(Pairs::default())
             }
-            fn visit_none<E>(self) -> Result<Pairs, E> {
+            fn visit_none<E>(self) -> Result<Pairs<'a>, E> {
                 Ok(Pairs::default())
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(PhantomData))
     }
 }
 
@@ -415,8 +424,10 @@ mod tests {
         #[serde(borrow)]
         l: LList<LStr<'a>>,
         o: Obj<Inner>,
-        k: Keys,
-        p: Pairs,
+        #[serde(borrow)]
+        k: Keys<'a>,
+        #[serde(borrow)]
+        p: Pairs<'a>,
     }
 
     #[derive(Deserialize, Default)]

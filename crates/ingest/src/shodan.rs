@@ -71,7 +71,8 @@ struct Banner<'a> {
     cpe: LList<LStr<'a>>,
     #[serde(borrow)]
     tags: LList<LStr<'a>>,
-    vulns: Keys,
+    #[serde(borrow)]
+    vulns: Keys<'a>,
     #[serde(borrow)]
     location: Obj<Location<'a>>,
     #[serde(borrow, rename = "_shodan")]
@@ -84,7 +85,8 @@ struct Banner<'a> {
     opts: Obj<Opts<'a>>,
     #[serde(borrow)]
     mongodb: Obj<Mongo<'a>>,
-    elastic: Obj<Elastic>,
+    #[serde(borrow)]
+    elastic: Obj<Elastic<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -120,8 +122,9 @@ struct Named<'a> {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Elastic {
-    indices: Keys,
+struct Elastic<'a> {
+    #[serde(borrow)]
+    indices: Keys<'a>,
 }
 
 #[derive(Deserialize, Default)]
@@ -181,8 +184,10 @@ struct Ssl<'a> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Cert<'a> {
-    subject: Pairs,
-    issuer: Pairs,
+    #[serde(borrow)]
+    subject: Pairs<'a>,
+    #[serde(borrow)]
+    issuer: Pairs<'a>,
     expired: LBool,
     #[serde(borrow)]
     issued: LStr<'a>,
@@ -245,6 +250,8 @@ pub struct Chunk<'a> {
     /// A deserializer over `text[base..]`, and `base`; it stands where the last banner it read
     /// ended.
     stream: Option<(usize, Stream<'a>)>,
+    /// For [`Paged`]: a line without its page body, and the searcher for the body's key.
+    paged: Paged,
 }
 
 type Stream<'a> = serde_json::StreamDeserializer<'a, serde_json::de::StrRead<'a>, Banner<'a>>;
@@ -261,6 +268,7 @@ impl crate::pipeline::ChunkParser for Lines {
             data,
             text,
             stream: None,
+            paged: Paged::new(),
         }
     }
 
@@ -272,6 +280,10 @@ impl crate::pipeline::ChunkParser for Lines {
     ) -> Result<Option<Parsed>, RecordProblem> {
         if common::is_blank(&chunk.data[line.clone()]) {
             return Ok(None);
+        }
+        let text = chunk.text.get(line.clone());
+        if let Some(done) = text.and_then(|text| chunk.paged.parse(text, ctx)) {
+            return done;
         }
         parsed(chunk.banner(line), ctx)
     }
@@ -321,6 +333,146 @@ impl<'a> Chunk<'a> {
     }
 }
 
+/// Banners with a page body, read without serde_json scanning the body: most of a Shodan export
+/// is `http.html` (kilobytes per page), and serde_json looks at strings a byte at a time where
+/// `memchr` looks at them 32 bytes at a time. The body is cut out of the line (`"html": ""`
+/// stays), the rest goes through serde_json as usual, and the body is unescaped here.
+///
+/// The result is exactly [`banner_alone`]'s (a test compares the two on hostile lines), because
+/// this path gives up (and the line is read the usual way) unless all of this holds:
+/// - the body holds no control character and no escape that serde_json would refuse (its errors
+///   stay its own); the escapes it takes are read as it reads them;
+/// - the rest of the line parses (an error must be the whole line's, with its column);
+/// - the `http.html` that serde_json read is the very empty string left where the body was cut
+///   (its address says so): a first `"html": "` belonging to another object, or an `http.html`
+///   that is not a string, fails that test.
+///
+/// Outside a string, `"html": "` can only be a key `html` and the start of its string value (in
+/// a string every `"` is escaped), so on a valid line the cut always lands on a whole value.
+struct Paged {
+    key: memchr::memmem::Finder<'static>,
+    /// The line being read, without its body.
+    rest: String,
+}
+
+/// The key whose string value [`Paged`] cuts out, with the value's opening quote.
+const HTML_KEY: &[u8] = br#""html": ""#;
+
+impl Paged {
+    fn new() -> Paged {
+        Paged {
+            key: memchr::memmem::Finder::new(HTML_KEY),
+            rest: String::new(),
+        }
+    }
+
+    /// What [`parsed`] gives for `line` alone, or `None` when the line is not for this path.
+    fn parse(&mut self, line: &str, ctx: &Ctx) -> Option<Result<Option<Parsed>, RecordProblem>> {
+        let start = self.key.find(line.as_bytes())? + HTML_KEY.len();
+        let (end, body) = string_body(line, start)?;
+        self.rest.clear();
+        self.rest.push_str(&line[..start]);
+        self.rest.push_str(&line[end..]);
+        let mut b: Banner = serde_json::from_str(&self.rest).ok()?;
+        let html = &mut b.http.0.as_mut()?.html.0;
+        let cut_here = self.rest[start..].as_ptr();
+        match html {
+            Some(Cow::Borrowed(s)) if s.is_empty() && std::ptr::eq(s.as_ptr(), cut_here) => {}
+            _ => return None,
+        }
+        *html = Some(body);
+        Some(parsed(Ok(b), ctx))
+    }
+}
+
+/// The body of the JSON string whose first byte is `line[start]` (just after its opening
+/// quote), unescaped, and where its closing quote is; `None` if it holds a control character or
+/// an escape serde_json would refuse, or does not end in the line.
+fn string_body(line: &str, start: usize) -> Option<(usize, Cow<'_, str>)> {
+    let bytes = line.as_bytes();
+    let mut escaped = false;
+    let mut at = start;
+    let end = loop {
+        let i = at + memchr::memchr2(b'"', b'\\', &bytes[at..])?;
+        if bytes[i] == b'"' {
+            break i;
+        }
+        at = i + unescape(&bytes[i..])?.1;
+        escaped = true;
+    };
+    if has_control(&bytes[start..end]) {
+        return None;
+    }
+    if !escaped {
+        return Some((end, Cow::Borrowed(&line[start..end])));
+    }
+    let mut body = String::with_capacity(end - start);
+    let mut at = start;
+    while let Some(i) = memchr::memchr(b'\\', &bytes[at..end]) {
+        let i = at + i;
+        body.push_str(&line[at..i]);
+        let (c, len) = unescape(&bytes[i..])?;
+        body.push(c);
+        at = i + len;
+    }
+    body.push_str(&line[at..end]);
+    Some((end, Cow::Owned(body)))
+}
+
+/// The character of the escape at the start of `bytes` (`\n`, `\u00e9`, a surrogate pair
+/// `\ud83d\ude00`, …) and its length, exactly as serde_json reads it; `None` for whatever
+/// serde_json refuses (an unknown escape, a lone surrogate, too few hex digits).
+fn unescape(bytes: &[u8]) -> Option<(char, usize)> {
+    let c = match bytes.get(1)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let hex = |at: usize| -> Option<u32> {
+                let digits = std::str::from_utf8(bytes.get(at..at + 4)?).ok()?;
+                // `from_str_radix` would also take a sign.
+                digits
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit())
+                    .then(|| u32::from_str_radix(digits, 16).ok())?
+            };
+            let n = hex(2)?;
+            return match n {
+                0xD800..=0xDBFF => {
+                    if bytes.get(6..8)? != b"\\u" {
+                        return None;
+                    }
+                    let low = hex(8)?;
+                    if !(0xDC00..=0xDFFF).contains(&low) {
+                        return None;
+                    }
+                    let c = char::from_u32(((n - 0xD800) << 10 | (low - 0xDC00)) + 0x1_0000)?;
+                    Some((c, 12))
+                }
+                0xDC00..=0xDFFF => None,
+                _ => Some((char::from_u32(n)?, 6)),
+            };
+        }
+        _ => return None,
+    };
+    Some((c, 2))
+}
+
+/// Whether any byte is a control character (which JSON strings may not hold raw). Whole blocks
+/// are tested without stopping early, which the compiler turns into vector instructions.
+fn has_control(bytes: &[u8]) -> bool {
+    let (blocks, tail) = bytes.as_chunks::<32>();
+    blocks
+        .iter()
+        .any(|block| block.iter().fold(false, |any, &b| any | (b < 0x20)))
+        || tail.iter().any(|&b| b < 0x20)
+}
+
 /// The whitespace JSON allows between values.
 fn is_json_space(b: &u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
@@ -351,6 +503,7 @@ fn observation(b: &mut Banner, ctx: &Ctx) -> Result<(Observation, bool), RecordP
     let module = b.meta.get().and_then(|m| m.module.get());
 
     let mut d = Details::new();
+    import_only_facts(&mut d, b, module);
     let mut protocol = module.and_then(common::protocol_name);
 
     // The raw banner, and what the shared parsers read in it.
@@ -428,49 +581,6 @@ fn observation(b: &mut Banner, ctx: &Ctx) -> Result<(Observation, bool), RecordP
         }
     }
 
-    if let Some(loc) = b.location.get() {
-        common::put_country(&mut d, loc.country_code.get());
-        put_text(&mut d, k::GEO_CITY, loc.city.get());
-    }
-    put_text(&mut d, k::NET_ORG, b.org.get());
-    put_text(&mut d, k::NET_ISP, b.isp.get());
-    common::put_asn(&mut d, b.asn.get(), None);
-    put_list(
-        &mut d,
-        k::NET_HOSTNAMES,
-        b.hostnames.0.iter().filter_map(LStr::get),
-    );
-    put_list(
-        &mut d,
-        k::NET_DOMAINS,
-        b.domains.0.iter().filter_map(LStr::get),
-    );
-    put_text(&mut d, k::SHODAN_MODULE, module);
-    put_text(&mut d, k::SHODAN_PRODUCT, b.product.get());
-    put_text(&mut d, k::SHODAN_VERSION, b.version.get());
-    put_text(&mut d, k::SHODAN_OS, b.os.get());
-    let cpes = if b.cpe23.0.is_empty() {
-        &b.cpe
-    } else {
-        &b.cpe23
-    };
-    put_list(&mut d, k::SHODAN_CPE23, cpes.0.iter().filter_map(LStr::get));
-    put_list(
-        &mut d,
-        k::SHODAN_TAGS,
-        b.tags.0.iter().filter_map(LStr::get),
-    );
-    let mut vulns: Vec<&str> = b
-        .vulns
-        .0
-        .iter()
-        .map(|v| v.trim_start_matches('~'))
-        .filter(|v| is_vuln_id(v))
-        .collect();
-    vulns.sort_unstable();
-    vulns.dedup();
-    put_list(&mut d, k::SHODAN_VULNS, vulns);
-
     Ok((
         Observation {
             ip,
@@ -485,6 +595,48 @@ fn observation(b: &mut Banner, ctx: &Ctx) -> Result<(Observation, bool), RecordP
         },
         parsed_time.is_none(),
     ))
+}
+
+/// The import-only facts (`shodan.*`, `net.*`, `geo.*`), written first and largest key first.
+/// `Details` is a B-tree whose nodes are searched from their smallest key, so each insert walks
+/// past every smaller key already there; these keys sort after every protocol key but `tls.*`,
+/// so written first, in descending order, each insert (and each later protocol key's) stops at
+/// the first key it meets. No other code writes these keys, so the map is the same in any order.
+fn import_only_facts(d: &mut Details, b: &Banner, module: Option<&str>) {
+    let mut vulns: Vec<&str> = b
+        .vulns
+        .0
+        .iter()
+        .map(|v| v.trim_start_matches('~'))
+        .filter(|v| is_vuln_id(v))
+        .collect();
+    vulns.sort_unstable();
+    vulns.dedup();
+    put_list(d, k::SHODAN_VULNS, vulns);
+    put_text(d, k::SHODAN_VERSION, b.version.get());
+    put_list(d, k::SHODAN_TAGS, b.tags.0.iter().filter_map(LStr::get));
+    put_text(d, k::SHODAN_PRODUCT, b.product.get());
+    put_text(d, k::SHODAN_OS, b.os.get());
+    put_text(d, k::SHODAN_MODULE, module);
+    let cpes = if b.cpe23.0.is_empty() {
+        &b.cpe
+    } else {
+        &b.cpe23
+    };
+    put_list(d, k::SHODAN_CPE23, cpes.0.iter().filter_map(LStr::get));
+    put_text(d, k::NET_ORG, b.org.get());
+    put_text(d, k::NET_ISP, b.isp.get());
+    put_list(
+        d,
+        k::NET_HOSTNAMES,
+        b.hostnames.0.iter().filter_map(LStr::get),
+    );
+    put_list(d, k::NET_DOMAINS, b.domains.0.iter().filter_map(LStr::get));
+    common::put_asn(d, b.asn.get(), None);
+    if let Some(loc) = b.location.get() {
+        common::put_country(d, loc.country_code.get());
+        put_text(d, k::GEO_CITY, loc.city.get());
+    }
 }
 
 /// `db.*` facts, as the live database probes name them, from what Shodan's database modules
@@ -525,7 +677,7 @@ fn db_facts(d: &mut Details, b: &Banner, module: Option<&str>) {
         // Shodan records an Elasticsearch cluster's indices only when it answered openly.
         (Some("elastic"), _, Some(e)) if !e.indices.0.is_empty() => {
             facts.auth_required = Some(false);
-            Some(e.indices.0.iter().map(String::as_str).collect())
+            Some(e.indices.0.iter().map(|i| i.as_ref()).collect())
         }
         _ => None,
     };
@@ -553,7 +705,7 @@ fn is_vuln_id(v: &str) -> bool {
 }
 
 /// A distinguished name in the order the record gives it: `CN=host, O=Org`.
-fn put_dn(d: &mut Details, key: &str, pairs: &Pairs) {
+fn put_dn(d: &mut Details, key: &str, pairs: &Pairs<'_>) {
     if pairs.0.is_empty() {
         return;
     }
@@ -643,11 +795,6 @@ mod tests {
     /// makes of each line alone.
     fn chunk_and_alone(chunk: &[u8], limit: usize) -> Vec<(String, String)> {
         use crate::pipeline::ChunkParser;
-        let show = |r: Result<Option<Parsed>, RecordProblem>| match r {
-            Ok(Some(p)) => format!("{:?} {}", p.observations, p.time_assumed),
-            Ok(None) => "none".to_string(),
-            Err(e) => format!("{e:?}"),
-        };
         let mut state = Lines.start(chunk);
         let mut out = Vec::new();
         let mut start = 0;
@@ -670,6 +817,14 @@ mod tests {
             ));
         }
         out
+    }
+
+    fn show(r: Result<Option<Parsed>, RecordProblem>) -> String {
+        match r {
+            Ok(Some(p)) => format!("{:?} {}", p.observations, p.time_assumed),
+            Ok(None) => "none".to_string(),
+            Err(e) => format!("{e:?}"),
+        }
     }
 
     /// Lines that read alone give a banner, an error, or nothing; some run into the next line.
@@ -697,6 +852,22 @@ mod tests {
         b"\r",
         b"{",
         b"}",
+        // Page bodies, for the path that cuts them out (`Paged`).
+        br#"{"ip_str": "192.0.2.13", "port": 80, "http": {"html": "<a href=\"x\">\/\b\f\t\\</a>\r\n", "title": "t"}}"#,
+        br#"{"ip_str": "192.0.2.14", "port": 80, "elastic": {"html": "other"}, "http": {"html": "<p>y</p>"}}"#,
+        br#"{"ip_str": "192.0.2.15", "port": 80, "http": {"title": "t"}, "html": "top"}"#,
+        br#"{"ip_str": "192.0.2.16", "port": 80, "http": {"html": "a", "html": "b"}}"#,
+        br#"{"ip_str": "192.0.2.17", "port": 80, "http": {"html": "a\x"}}"#,
+        br#"{"ip_str": "192.0.2.18", "port": 80, "http": {"html": "a\ud800b"}}"#,
+        br#"{"ip_str": "192.0.2.19", "port": 80, "a\"html": "v", "http": {"html": "w"}}"#,
+        br#"{"ip_str": "192.0.2.20", "port": 80, "http": {"html": "ok"}} x"#,
+        br#"{"ip_str": "192.0.2.21", "port": 80, "http": {"html": "unterminated"#,
+        br#"{"ip_str": "192.0.2.22", "port": 80, "http": {"html": 5, "status": 200}}"#,
+        br#"{"ip_str": "192.0.2.23", "port": 80, "http": [{"html": "in a list"}]}"#,
+        b"{\"ip_str\": \"192.0.2.24\", \"port\": 80, \"http\": {\"html\": \"a\tb\"}}",
+        b"{\"ip_str\": \"192.0.2.25\", \"port\": 80, \"http\": {\"html\": \"\xc3\xa9\xff\"}}",
+        br#"{"ip_str": "192.0.2.26", "port": 80, "http": {"html": "{\"resourceType\": \"CapabilityStatement\", \"fhirVersion\": \"4.0.1\", \"software\": {\"name\": \"HAPI\"}}"}}"#,
+        br#"{"ip_str": "192.0.2.27", "port": 80, "http": {"html": ""}, "ssl": {"cert": {"subject": {"CN": "h"}}}}"#,
     ];
 
     proptest::proptest! {
@@ -717,6 +888,67 @@ mod tests {
             for (chunked, alone) in chunk_and_alone(&chunk, limit) {
                 proptest::prop_assert_eq!(chunked, alone);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Page bodies of every shape (escapes, `\u`, raw quotes and control characters,
+        /// backslashes at the end) in lines where the first `"html": "` is or is not `http.html`:
+        /// the cutting path gives what serde_json alone gives, or leaves the line to it.
+        #[test]
+        fn a_cut_out_body_reads_as_serde_json_reads_it(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "<p class=\\\"x\\\">", "\\\\", "\\/", "\\n", "\\r\\n", "\\t",
+                "\\b", "\\f", "\\u00e9", "\\u00E9", "\\ud83d\\ude00", "\\ud800", "\\udc00",
+                "\\u12", "\\u+123", "\\uD83D", "\\u0000", "\\x", "\\", "\"",
+                "\t", "\u{1}", "é", "\u{7f}", " ", "}", "\"html\": \"",
+            ]), 0..12),
+            shape in 0usize..5,
+        ) {
+            let body: String = pieces.concat();
+            let line = match shape {
+                0 => format!(r#"{{"ip_str": "192.0.2.1", "port": 80, "http": {{"html": "{body}", "title": "t"}}}}"#),
+                1 => format!(r#"{{"ip_str": "192.0.2.1", "port": 80, "other": {{"html": "{body}"}}, "http": {{"html": "x"}}}}"#),
+                2 => format!(r#"{{"ip_str": "192.0.2.1", "port": 80, "http": {{"html": "{body}"}}, "data": "{body}"}}"#),
+                3 => format!(r#"{{"ip_str": "192.0.2.1", "port": 80, "http": {{"title": "{body}", "html": "{body}"}}}}"#),
+                _ => format!(r#"{{"ip_str": "192.0.2.1", "port": 80, "http": {{"html": "{body}"}}"#),
+            };
+            if let Some(cut) = Paged::new().parse(&line, &ctx()) {
+                proptest::prop_assert_eq!(show(cut), show(parse_line(line.as_bytes(), &ctx())));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn has_control_finds_every_control_byte(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![40 => 0x20u8..=0xff, 1 => 0u8..0x20], 0..200),
+        ) {
+            proptest::prop_assert_eq!(has_control(&bytes), bytes.iter().any(|&b| b < 0x20));
+        }
+    }
+
+    #[test]
+    fn the_cutting_path_is_taken_and_agrees() {
+        // Bodies with and without escapes are read by the cutting path, not left to serde_json.
+        for line in [
+            r#"{"ip_str": "192.0.2.1", "port": 80, "http": {"html": "<p>plain</p>", "status": 200}}"#,
+            r#"{"ip_str": "192.0.2.1", "port": 80, "http": {"html": "<p a=\"b\">\\\/\n\r\t\b\f</p>"}}"#,
+            r#"{"ip_str": "192.0.2.1", "port": 80, "http": {"html": "a\\"}}"#,
+            r#"{"ip_str": "192.0.2.1", "port": 80, "http": {"html": "\u00e9\u00C9\ud83d\ude00\u0000"}}"#,
+        ] {
+            let cut = Paged::new().parse(line, &ctx()).expect(line);
+            let alone = parse_line(line.as_bytes(), &ctx());
+            assert_eq!(show(cut), show(alone), "{line}");
+        }
+        // Left to serde_json: another object's `html` first, a lone surrogate, a control character.
+        for line in [
+            r#"{"ip_str": "192.0.2.1", "port": 80, "x": {"html": "a"}, "http": {"html": "b"}}"#,
+            r#"{"ip_str": "192.0.2.1", "port": 80, "http": {"html": "\udc00"}}"#,
+            "{\"ip_str\": \"192.0.2.1\", \"port\": 80, \"http\": {\"html\": \"\t\"}}",
+        ] {
+            assert!(Paged::new().parse(line, &ctx()).is_none(), "{line}");
         }
     }
 
@@ -747,6 +979,36 @@ mod tests {
         }
         assert!(both[0].0.starts_with("[Observation"), "{}", both[0].0);
         assert!(both[1].0.starts_with("Malformed"), "{}", both[1].0);
+    }
+
+    /// The import-only facts are written first (see [`import_only_facts`]), which is only the same
+    /// map if nothing written after them uses their keys: every one of them must come out as
+    /// `import_only_facts` alone writes it.
+    #[test]
+    fn import_only_facts_are_not_overwritten() {
+        let sample = include_str!("../tests/data/shodan-sample.jsonl");
+        let rich = r#"{"ip_str": "192.0.2.9", "port": 27017, "asn": "AS64496", "org": "Org",
+            "isp": "Isp", "os": "Linux", "product": "MongoDB", "version": "6.0",
+            "hostnames": ["h.example"], "domains": ["example"], "cpe23": ["cpe:2.3:a:x"],
+            "tags": ["database"], "vulns": {"CVE-2023-1": {}}, "location": {"city": "Bern",
+            "country_code": "ch"}, "_shodan": {"module": "mongodb"}, "mongodb":
+            {"authentication": false, "listDatabases": {"databases": [{"name": "pacs"}]}},
+            "ssl": {"cert": {"subject": {"CN": "h", "O": "Org"}}, "cipher": {"name": "x"}},
+            "http": {"title": "t", "html": "<p>x</p>"},
+            "data": "HTTP/1.1 200 OK\r\nServer: a\r\n\r\n"}"#;
+        let mut seen = 0;
+        for line in sample.lines().chain([rich]) {
+            let mut b = banner_alone(line.as_bytes()).unwrap();
+            let mut alone = Details::new();
+            let module = b.meta.get().and_then(|m| m.module.get());
+            import_only_facts(&mut alone, &b, module);
+            let (obs, _) = observation(&mut b, &ctx()).unwrap();
+            for (key, value) in &alone {
+                assert_eq!(obs.details.get(key), Some(value), "{key} in {line}");
+                seen += 1;
+            }
+        }
+        assert!(seen > 100, "{seen}");
     }
 
     #[test]
