@@ -102,13 +102,6 @@ impl ImportRow {
         observation: &Observation,
         classification: Option<&Classification>,
     ) -> Result<Self, StoreError> {
-        const OP: &str = "encode an imported observation";
-        let json = |v: Result<String, serde_json::Error>| {
-            v.map_err(|e| StoreError::Query {
-                operation: OP,
-                source: Box::new(e),
-            })
-        };
         Ok(ImportRow {
             ip: observation.ip.to_string(),
             port: observation.port,
@@ -118,12 +111,44 @@ impl ImportRow {
             source: observation.source.as_str(),
             seen_at: sqlite::codec::ts_to_sql(observation.seen_at),
             hostname: observation.hostname.clone(),
-            details: json(serde_json::to_string(&observation.details))?,
-            classification: classification
-                .map(|c| json(serde_json::to_string(c)))
-                .transpose()?,
+            details: json_text(&observation.details)?,
+            classification: classification.map(json_text).transpose()?,
         })
     }
+}
+
+thread_local! {
+    /// The JSON of one value, written by [`json_text`] before it is copied out.
+    static JSON_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A scratch buffer that grew past this is dropped after use rather than kept.
+const JSON_SCRATCH_KEEP: usize = 64 * 1024;
+
+/// `serde_json::to_string(value)`, in a `String` of exactly its length. An import holds two
+/// batches of rows; `to_string` grows its buffer by doubling, so a row's JSON kept up to twice
+/// its size (about 20 MB over two batches of a Shodan import), and the growing copied it
+/// several times. Here the JSON is written into a buffer kept per thread and copied out once.
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    const OP: &str = "encode an imported observation";
+    let fail = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Query {
+        operation: OP,
+        source: e,
+    };
+    JSON_SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        buf.clear();
+        let written = serde_json::to_writer(&mut *buf, value);
+        // `to_vec` allocates exactly the length; serde_json writes UTF-8, which is checked
+        // rather than assumed.
+        let text = written
+            .map_err(|e| fail(Box::new(e)))
+            .and_then(|()| String::from_utf8(buf.to_vec()).map_err(|e| fail(Box::new(e))));
+        if buf.capacity() > JSON_SCRATCH_KEEP {
+            *buf = Vec::new();
+        }
+        text
+    })
 }
 
 /// Which services to list.
@@ -238,4 +263,33 @@ pub trait Store {
     /// The services one scan observed, each as that scan saw it (its own observation and
     /// verdict, not the latest sighting), ordered by address then port. What `diff` compares.
     fn scan_services(&self, scan: ScanId) -> Result<Vec<Service>, StoreError>;
+}
+
+#[cfg(test)]
+mod json_text_tests {
+    use super::*;
+    use medsurface_model::Details;
+    use serde_json::json;
+
+    /// The text is `to_string`'s, at exactly its length, whatever the buffer held before
+    /// (longer text, text past the size kept, nothing).
+    #[test]
+    fn json_text_is_to_string_at_its_length() {
+        let mut big = Details::new();
+        big.insert("banner.text".into(), json!("x".repeat(100_000)));
+        let mut small = Details::new();
+        small.insert(
+            "http.title".into(),
+            json!("Orthanc \"Explorer\" é \u{1} \u{2028}"),
+        );
+        small.insert("http.status".into(), json!(200));
+        small.insert("net.hostnames".into(), json!(["a.example", "b.example"]));
+        small.insert("x".into(), json!({"f": -1.5e300, "n": null, "t": true}));
+        for value in [&small, &big, &small, &Details::new(), &small] {
+            let text = json_text(value).unwrap();
+            assert_eq!(text, serde_json::to_string(value).unwrap());
+            assert_eq!(text.capacity(), text.len());
+        }
+        JSON_SCRATCH.with(|s| assert!(s.borrow().capacity() <= JSON_SCRATCH_KEEP));
+    }
 }
