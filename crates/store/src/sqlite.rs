@@ -1203,10 +1203,11 @@ mod tests {
         is_send::<SqliteStore>();
     }
 
-    fn synchronous(store: &SqliteStore) -> i64 {
+    /// The integer value of `PRAGMA name` on the store's connection.
+    fn pragma(store: &SqliteStore, name: &str) -> i64 {
         store
             .conn
-            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .pragma_query_value(None, name, |r| r.get(0))
             .unwrap()
     }
 
@@ -1235,18 +1236,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(synchronous(&store), NORMAL);
+        assert_eq!(pragma(&store, "synchronous"), NORMAL);
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(synchronous(&store), NORMAL);
-        assert_eq!(synchronous(&SqliteStore::open_in_memory().unwrap()), NORMAL);
-    }
-
-    fn page_size(store: &SqliteStore) -> i64 {
-        store
-            .conn
-            .pragma_query_value(None, "page_size", |r| r.get(0))
-            .unwrap()
+        assert_eq!(pragma(&store, "synchronous"), NORMAL);
+        assert_eq!(
+            pragma(&SqliteStore::open_in_memory().unwrap(), "synchronous"),
+            NORMAL
+        );
     }
 
     /// A store made anew has 16 KiB pages; a store made before (4 KiB pages, SQLite's
@@ -1257,14 +1254,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.db");
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(page_size(&store), NEW_STORE_PAGE_SIZE);
+        assert_eq!(pragma(&store, "page_size"), NEW_STORE_PAGE_SIZE);
         assert_eq!(
-            autocheckpoint(&store),
+            pragma(&store, "wal_autocheckpoint"),
             WAL_AUTOCHECKPOINT_BYTES / NEW_STORE_PAGE_SIZE
         );
         drop(store);
         assert_eq!(
-            page_size(&SqliteStore::open(&path).unwrap()),
+            pragma(&SqliteStore::open(&path).unwrap(), "page_size"),
             NEW_STORE_PAGE_SIZE
         );
 
@@ -1277,14 +1274,17 @@ mod tests {
         drop(conn);
         assert!(!is_new_store_file(&old));
         let mut store = SqliteStore::open(&old).unwrap();
-        assert_eq!(page_size(&store), 4096);
-        assert_eq!(autocheckpoint(&store), WAL_AUTOCHECKPOINT_BYTES / 4096);
+        assert_eq!(pragma(&store, "page_size"), 4096);
+        assert_eq!(
+            pragma(&store, "wal_autocheckpoint"),
+            WAL_AUTOCHECKPOINT_BYTES / 4096
+        );
         let i = import("192.0.2.7", "2026-03-01T00:00:00Z", None, "p");
         let row = ImportRow::new(&i.observation, i.classification.as_ref()).unwrap();
         store.record_import_rows(&[row]).unwrap();
         drop(store);
         let store = SqliteStore::open(&old).unwrap();
-        assert_eq!(page_size(&store), 4096);
+        assert_eq!(pragma(&store, "page_size"), 4096);
         assert_eq!(count(&store, "observations"), 1);
     }
 
@@ -1539,13 +1539,6 @@ mod tests {
             .collect()
     }
 
-    fn autocheckpoint(store: &SqliteStore) -> i64 {
-        store
-            .conn
-            .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
-            .unwrap()
-    }
-
     #[test]
     fn imports_checkpoint_on_their_own_thread_and_other_writes_turn_it_off() {
         let dir = tempfile::tempdir().unwrap();
@@ -1557,7 +1550,11 @@ mod tests {
             store
                 .record_import_rows(&import_rows(batch * 500, 500))
                 .unwrap();
-            assert_eq!(autocheckpoint(&store), 0, "the writer does not checkpoint");
+            assert_eq!(
+                pragma(&store, "wal_autocheckpoint"),
+                0,
+                "the writer does not checkpoint"
+            );
             // Wait (bounded) for the checkpoint this commit asked for.
             let checkpointer = store.checkpointer.as_ref().expect("running");
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -1588,7 +1585,7 @@ mod tests {
             .unwrap();
         assert!(store.checkpointer.is_none());
         assert_eq!(
-            autocheckpoint(&store),
+            pragma(&store, "wal_autocheckpoint"),
             WAL_AUTOCHECKPOINT_BYTES / NEW_STORE_PAGE_SIZE
         );
         drop(store);
